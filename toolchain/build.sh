@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Makes the pulumi CLI, its Python language host and the kubernetes, command and random resource
+# plugins available to this project without downloading prebuilt binaries:
+#   - a `pulumi` already on PATH (with its language host beside it) is kept;
+#   - otherwise the CLI is built from Go modules into a version-keyed cache;
+#   - each plugin is taken from the user's plugin cache when the wanted version is there, otherwise
+#     built from Go modules, then installed into the project's own PULUMI_HOME.
+# Writes toolchain/.env (sourced by the Makefile and the tests) with PATH and the offline settings.
+# A second run finds everything in the cache and takes seconds.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+project=$(cd "$here/.." && pwd)
+# shellcheck source=toolchain/versions.env
+. "$here/versions.env"
+
+cache=${RAINBOND_HA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rainbond-ha}/toolchain
+log="$cache/build.log"
+pulumi_home="$project/.pulumi-home"
+mkdir -p "$cache" "$pulumi_home"
+: >"$log"
+
+export GOTOOLCHAIN=local GOFLAGS=-modcacherw CGO_ENABLED=0
+
+started=$SECONDS
+step() { printf '[toolchain %4ds] %s\n' "$((SECONDS - started))" "$*"; }
+die() {
+    printf 'toolchain: %s\n' "$*" >&2
+    printf 'toolchain: full log: %s\n' "$log" >&2
+    exit 1
+}
+# run CMD...: runs a build command with its output in the log; on failure shows the command and the
+# end of its output.
+run() {
+    printf '+ %s\n' "$*" >>"$log"
+    if ! "$@" >>"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        die "failed: $*"
+    fi
+}
+
+need_go() {
+    command -v go >/dev/null || die "Go 1.26.6 or newer is needed to build the pulumi toolchain (pulumi is not on PATH)"
+    local have
+    have=$(go env GOVERSION)
+    [ "$(printf '%s\ngo1.26.6\n' "$have" | sort -V | head -n1)" = go1.26.6 ] ||
+        die "Go 1.26.6 or newer is needed to build the pulumi toolchain; found $have"
+}
+
+# A key of the sources of a Go wrapper module, so a change to them rebuilds.
+src_key() { (cd "$1" && cat go.mod go.sum $(find . -name '*.go' | sort) | sha256sum | cut -c1-12); }
+
+# --- the pulumi CLI and the Python language host -------------------------------------------------
+
+cli_bin=""
+if existing=$(command -v pulumi 2>/dev/null) && [ -x "$(dirname "$existing")/pulumi-language-python" ] &&
+    [[ "$existing" != "$cache"/* ]]; then
+    cli_bin=$(dirname "$existing")
+    step "pulumi: using $("$existing" version) from PATH"
+else
+    need_go
+    key="pulumi-v$PULUMI_VERSION-$(src_key "$here/go")"
+    cli_bin="$cache/$key/bin"
+    if [ -x "$cli_bin/pulumi" ] && [ -x "$cli_bin/pulumi-language-python" ]; then
+        step "pulumi v$PULUMI_VERSION: cached"
+    else
+        step "pulumi v$PULUMI_VERSION: building from Go modules (cold: about 5 minutes on 2 cores)"
+        t0=$SECONDS
+        mkdir -p "$cli_bin.partial"
+        (
+            cd "$here/go"
+            run go build -trimpath -tags osusergo,grpcnotrace -o "$cli_bin.partial/" \
+                -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+                github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+            step "pulumi: built in $((SECONDS - t0))s"
+            t0=$SECONDS
+            run go build -trimpath -o "$cli_bin.partial/" -ldflags "-s -w -X main.version=$PULUMI_VERSION" \
+                ./cmd/pulumi-language-python
+            sdk=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+            install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$cli_bin.partial/"
+            step "pulumi-language-python: built in $((SECONDS - t0))s"
+        )
+        rm -rf "$cli_bin" && mv "$cli_bin.partial" "$cli_bin"
+    fi
+fi
+pulumi="$cli_bin/pulumi"
+
+# --- resource plugins -----------------------------------------------------------------------------
+
+# The plugin cache the user's own pulumi uses, where a downloaded plugin may already be.
+user_plugins=${PULUMI_HOME:-$HOME/.pulumi}/plugins
+
+# install_plugin NAME VERSION BUILD_FUNCTION: puts pulumi-resource-NAME at VERSION into the project's
+# PULUMI_HOME, from the user's plugin cache or from a build.
+install_plugin() {
+    local name=$1 version=$2 build=$3 dir="$pulumi_home/plugins/resource-$name-v$version" binary
+    local from_user="$user_plugins/resource-$name-v$version/pulumi-resource-$name"
+    local key
+    key="$name-v$version-$(src_key "$(plugin_module "$name")")"
+    binary="$cache/plugins/$key/pulumi-resource-$name"
+    if [ -x "$from_user" ] && [ "$user_plugins" != "$pulumi_home/plugins" ]; then
+        binary=$from_user
+        step "$name v$version: using the one in $user_plugins"
+    elif [ -x "$binary" ]; then
+        step "$name v$version: cached"
+    else
+        need_go
+        step "$name v$version: building from Go modules"
+        local t0=$SECONDS
+        mkdir -p "$(dirname "$binary")"
+        "$build" "$binary.partial"
+        mv "$binary.partial" "$binary"
+        step "$name: built in $((SECONDS - t0))s"
+    fi
+    if ! cmp -s "$binary" "$dir/pulumi-resource-$name" 2>/dev/null; then
+        rm -rf "$dir" "$dir.partial" "$dir.lock"
+        PULUMI_HOME="$pulumi_home" run "$pulumi" plugin install resource "$name" "$version" --file "$binary"
+    fi
+}
+
+plugin_module() {
+    case $1 in
+    kubernetes) echo "$here/go-kubernetes" ;;
+    *) echo "$here/go" ;;
+    esac
+}
+
+build_kubernetes() {
+    (
+        cd "$here/go-kubernetes"
+        local provider
+        provider="$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes"
+        # The upstream main package embeds files its `go generate` writes; write them the same way.
+        run python3 - "$provider" "$PLUGIN_KUBERNETES_VERSION" <<'EOF'
+import json, sys
+src, version = sys.argv[1], sys.argv[2]
+schema = json.load(open(f"{src}/schema.json"))
+schema["version"] = version
+json.dump(schema, open("schema-embed.json", "w"), separators=(",", ":"))
+mapping = json.load(open(f"{src}/terraform-mapping.json"))
+json.dump(mapping, open("terraform-mapping-embed.json", "w"), separators=(",", ":"))
+EOF
+        run go build -trimpath -o "$1" -ldflags "-s -w \
+            -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PLUGIN_KUBERNETES_VERSION" .
+    )
+}
+
+build_command() {
+    (cd "$here/go" && run go build -trimpath -o "$1" \
+        -ldflags "-s -w -X main.version=$PLUGIN_COMMAND_VERSION" ./cmd/pulumi-resource-command)
+}
+
+build_random() {
+    (cd "$here/go" && run go build -trimpath -o "$1" \
+        -ldflags "-s -w -X main.version=$PLUGIN_RANDOM_VERSION" ./cmd/pulumi-resource-random)
+}
+
+install_plugin kubernetes "$PLUGIN_KUBERNETES_VERSION" build_kubernetes
+install_plugin command "$PLUGIN_COMMAND_VERSION" build_command
+install_plugin random "$PLUGIN_RANDOM_VERSION" build_random
+
+# --- the environment everything else runs in -------------------------------------------------------
+
+cat >"$here/.env" <<EOF
+# Written by toolchain/build.sh. Offline settings: a local state backend, passphrase secrets, no
+# update check and no plugin download.
+export PATH="$cli_bin:\$PATH"
+export PULUMI_HOME="$pulumi_home"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_DISABLE_REGISTRY_RESOLVE=true
+export PULUMI_IGNORE_AMBIENT_PLUGINS=true
+EOF
+step "ready: $("$pulumi" version); plugins in $pulumi_home"
