@@ -1,0 +1,1 @@
+"""One ComponentResource per part of the platform; `RainbondPlatform` wires them together."""

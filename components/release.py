@@ -1,0 +1,79 @@
+"""The Rainbond Helm release, configured only from the other components' outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from config.model import RainbondSpec
+
+from .build import BuildNodes
+from .database import MySQLReplication
+from .gateway import GatewayVip
+from .kubernetes import KubernetesCluster
+from .registry import ImageRegistry
+from .values import DatabaseValues, RegistryValues, rainbond_values
+
+RELEASE_NAME = "rainbond"
+CHART_NAME = "rainbond"
+# Pulling every Rainbond image on a fresh cluster takes a while.
+_TIMEOUT_SECONDS = 1800
+
+
+class RainbondRelease(pulumi.ComponentResource):
+    release: k8s.helm.v3.Release
+    status: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        spec: RainbondSpec,
+        *,
+        kubernetes: KubernetesCluster,
+        gateway: GatewayVip,
+        build: BuildNodes,
+        registry: ImageRegistry,
+        database: MySQLReplication,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("rainbond-ha:rainbond:RainbondRelease", name, None, opts)
+        connection = database.connection
+        inputs: dict[str, Any] = {
+            "vip": gateway.vip,
+            "gateway_nodes": gateway.nodes,
+            "build_nodes": build.nodes,
+            "containerd_runtime_path": kubernetes.containerd_runtime_path,
+            "registry": pulumi.Output.all(
+                registry.domain, registry.namespace, registry.username, registry.password
+            ).apply(lambda r: RegistryValues(registry.builtin, *r)),
+            "database": None
+            if connection is None
+            else pulumi.Output.all(
+                connection.host, connection.port, connection.user, connection.password
+            ).apply(lambda d: DatabaseValues(*d)),
+        }
+        values = pulumi.Output.all(**inputs).apply(
+            lambda resolved: rainbond_values(rainbond=spec, **resolved)
+        )
+        repository = spec.chart_is_repository
+        self.release = k8s.helm.v3.Release(
+            name,
+            name=RELEASE_NAME,
+            chart=CHART_NAME if repository else spec.chart,
+            version=spec.chart_version if repository else None,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=spec.chart) if repository else None,
+            namespace=spec.namespace,
+            create_namespace=True,
+            values=values,
+            timeout=_TIMEOUT_SECONDS,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=kubernetes.provider,
+                # Components as dependencies: the release waits for every step inside them.
+                depends_on=[kubernetes, gateway, build, registry, database],
+            ),
+        )
+        self.status = self.release.status.status
+        self.register_outputs({"status": self.status})

@@ -1,0 +1,121 @@
+"""The only code that talks to nodes: scripts run over SSH as pulumi-command resources.
+
+A step is a script from `components/scripts/<component>/<step>.sh` run on one node, with
+non-secret parameters rendered into the script and secrets sent on stdin. A step that changes a
+node has `<step>-delete.sh` to undo it, so `pulumi destroy` leaves the node clean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pulumi
+from pulumi_command import remote
+from pulumi_command.remote import Logging
+
+from config import ClusterSpec, Node
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+
+# Fail fast on an unreachable node instead of retrying for minutes.
+_DIAL_ATTEMPTS = 5
+_DIAL_TIMEOUT_SECONDS = 10
+
+
+def script(component: str, name: str) -> str:
+    return (SCRIPTS / component / f"{name}.sh").read_text()
+
+
+def render(body: str, params: Mapping[str, str]) -> str:
+    """The command line for a script: parameters as shell variables, then the script itself."""
+    header = "".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(params.items()))
+    return f"bash -c {shlex.quote(header + body)}"
+
+
+def _connection(spec: ClusterSpec, node: Node) -> remote.ConnectionArgs:
+    ssh = spec.ssh_for(node)
+    if ssh.private_key is not None:
+        key = ssh.private_key.get_secret_value()
+    else:
+        assert ssh.private_key_file is not None  # config guarantees one of the two
+        key = Path(ssh.private_key_file).read_text()
+    return remote.ConnectionArgs(
+        host=node.address,
+        port=ssh.port,
+        user=ssh.user,
+        private_key=pulumi.Output.secret(key),
+        host_key=ssh.host_key,
+        dial_error_limit=_DIAL_ATTEMPTS,
+        per_dial_timeout=_DIAL_TIMEOUT_SECONDS,
+    )
+
+
+class Remote:
+    """Creates steps on the cluster's nodes; `after()` adds dependencies every step then carries."""
+
+    def __init__(
+        self,
+        connections: Mapping[str, remote.ConnectionArgs],
+        after: Sequence[pulumi.Resource] = (),
+    ) -> None:
+        self._connections = connections
+        self._after = list(after)
+
+    @classmethod
+    def for_cluster(cls, spec: ClusterSpec) -> Remote:
+        # One connection per node, so each key file is read once.
+        return cls({node.name: _connection(spec, node) for node in spec.nodes})
+
+    def after(self, *resources: pulumi.Resource) -> Remote:
+        return Remote(self._connections, [*self._after, *resources])
+
+    def step(
+        self,
+        name: str,
+        node: Node,
+        component: str,
+        script_name: str,
+        *,
+        parent: pulumi.Resource,
+        params: Mapping[str, pulumi.Input[str]] | None = None,
+        stdin: pulumi.Output[str] | None = None,
+        secret_stdout: bool = False,
+        changes_node: bool = True,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> remote.Command:
+        """Runs `script_name` on `node`; it re-runs only when what it renders changes.
+
+        A change replaces the step: the old delete script runs before the new create script,
+        so a node never ends up with the old step's cleanup applied over the new configuration.
+        """
+        create_body = script(component, script_name)
+        delete_body = script(component, f"{script_name}-delete") if changes_node else None
+
+        def commands(values: dict[str, str]) -> tuple[str, str | None, str]:
+            create = render(create_body, values)
+            delete = render(delete_body, values) if delete_body is not None else None
+            digest = hashlib.sha256(f"{create}\0{delete or ''}".encode()).hexdigest()
+            return create, delete, digest
+
+        rendered = pulumi.Output.all(**(params or {})).apply(commands)
+        quiet = stdin is not None or secret_stdout
+        return remote.Command(
+            name,
+            connection=self._connections[node.name],
+            create=rendered[0],
+            delete=rendered[1],
+            triggers=[rendered[2]],
+            stdin=stdin,
+            # Output of a step that reads secrets may echo them; keep it out of the logs.
+            logging=Logging.NONE if quiet else Logging.STDOUT_AND_STDERR,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(
+                parent=parent,
+                depends_on=[*self._after, *depends_on],
+                delete_before_replace=True,
+                additional_secret_outputs=["stdout", "stderr"] if quiet else None,
+            ),
+        )

@@ -1,0 +1,3 @@
+# Placeholder: stops the ${ENGINE} source; data is kept.
+set -euo pipefail
+echo "would stop and disable ${ENGINE} on port ${PORT}"
