@@ -1,0 +1,228 @@
+"""Runs the Pulumi program against mocks: no engine, no network, no node.
+
+`deploy(stack_config)` evaluates __main__.py with the given `rainbond-ha:` config and returns every
+registration (type, parent, dependencies, inputs) and the stack outputs with their secretness.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Callable, Iterator
+from copy import deepcopy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime import mocks, rpc, settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "rainbond-ha"
+SECRET_SIG = rpc._special_sig_key
+
+FAKE_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: default
+  cluster: {server: "https://192.0.2.20:6443"}
+contexts:
+- name: default
+  context: {cluster: default, user: default}
+current-context: default
+users:
+- name: default
+  user: {token: fake}
+"""
+
+
+def fake_password(name: str, length: int) -> str:
+    """Deterministic and traceable: the value says which resource generated it."""
+    return (name.replace("-", "") * length)[:length]
+
+
+class Mocks(pulumi.runtime.Mocks):
+    """Fabricates what providers would compute: passwords, command output, release status."""
+
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        state = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = fake_password(args.name, int(args.inputs["length"]))
+        elif args.typ == "command:remote:Command":
+            kubeconfig = args.name.endswith("-kubeconfig")
+            state["stdout"] = FAKE_KUBECONFIG if kubeconfig else f"{args.name}: ok\n"
+            state["stderr"] = ""
+        elif args.typ == "kubernetes:helm.sh/v3:Release":
+            state["status"] = {"status": "deployed", "name": args.inputs.get("name")}
+        return (f"{args.name}-id" if args.custom else None), state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
+
+
+@dataclass(frozen=True)
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    dependencies: list[str]
+    inputs: dict[str, Any]
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A MockMonitor that also keeps what the program asked for: parent and dependencies."""
+
+    def __init__(self, fakes: mocks.Mocks) -> None:
+        super().__init__(fakes)
+        self.registrations: dict[str, Registration] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        self.registrations[response.urn] = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent,
+            dependencies=list(request.dependencies),
+            inputs=rpc.deserialize_properties(request.object),
+        )
+        return response
+
+
+@dataclass(frozen=True)
+class Exported:
+    value: Any
+    secret: bool
+
+
+@dataclass
+class Deployment:
+    registrations: dict[str, Registration]
+    outputs: dict[str, Exported] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations.values() if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        (match,) = [r for r in self.registrations.values() if r.name == name]
+        return match
+
+    def children(self, parent: Registration) -> list[Registration]:
+        return [r for r in self.registrations.values() if r.parent == parent.urn]
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG) == rpc._special_secret_sig
+
+
+def unwrap(value: Any) -> Any:
+    """Removes the secret markers mocks see in inputs, recursively."""
+    if is_secret(value):
+        return unwrap(value["value"])
+    if isinstance(value, dict):
+        return {key: unwrap(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    return value
+
+
+async def _export(value: Any) -> Exported:
+    output = pulumi.Output.from_input(value)
+    return Exported(await output.future(), bool(await output.is_secret()))
+
+
+def deploy(stack_config: dict[str, Any]) -> Deployment:
+    """Evaluates the program with `stack_config` (keys without the `rainbond-ha:` prefix)."""
+    saved = deepcopy(settings.SETTINGS)
+    settings.ROOT.set(None)
+    fakes = Mocks()
+    monitor = RecordingMonitor(fakes)
+    pulumi.runtime.set_mocks(fakes, project=PROJECT, stack="unit", preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(
+        {f"{PROJECT}:{key}": json.dumps(value) for key, value in stack_config.items()}
+    )
+    deployment = Deployment(monitor.registrations)
+
+    @pulumi.runtime.test
+    async def run() -> None:
+        runpy.run_path(str(ROOT / "__main__.py"))
+        stack = settings.get_root_resource()
+        assert stack is not None
+        for name, value in stack.outputs.items():  # type: ignore[attr-defined]
+            if isinstance(value, dict):
+                parts = {key: await _export(item) for key, item in value.items()}
+                deployment.outputs[name] = Exported(
+                    {key: part.value for key, part in parts.items()},
+                    any(part.secret for part in parts.values()),
+                )
+                deployment.outputs[f"{name}.secret_keys"] = Exported(
+                    sorted(key for key, part in parts.items() if part.secret), False
+                )
+            else:
+                deployment.outputs[name] = await _export(value)
+
+    try:
+        run()
+    finally:
+        settings.configure(saved)
+        pulumi.runtime.set_all_config({})
+    return deployment
+
+
+def stack_config(path: Path) -> dict[str, Any]:
+    """The `rainbond-ha:` keys of a stack file, prefix removed."""
+    document = yaml.safe_load(path.read_text())
+    prefix = f"{PROJECT}:"
+    return {
+        key.removeprefix(prefix): value
+        for key, value in document["config"].items()
+        if key.startswith(prefix)
+    }
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home folder holding the dev stack's SSH key, so `~/.ssh/...` resolves in tests."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    key = tmp_path / ".ssh" / "rainbond_ha_ed25519"
+    key.parent.mkdir()
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n")
+    return tmp_path
+
+
+@pytest.fixture
+def dev_config(home: Path) -> dict[str, Any]:
+    return stack_config(ROOT / "Pulumi.dev.yaml")
+
+
+@pytest.fixture
+def dev(dev_config: dict[str, Any]) -> Deployment:
+    return deploy(dev_config)
+
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def edited(config: dict[str, Any], *edits: Edit) -> dict[str, Any]:
+    """A deep copy of `config` with each edit applied."""
+    copy = deepcopy(config)
+    for edit in edits:
+        edit(copy)
+    return copy
+
+
+def iter_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from iter_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from iter_strings(item)

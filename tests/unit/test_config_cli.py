@@ -1,0 +1,129 @@
+"""`python -m config check|schema` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from conftest import ROOT
+
+
+def run_config(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "config", *args],
+        cwd=ROOT,
+        env={**os.environ, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def dev_config() -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    return config
+
+
+def write_stack(tmp_path: Path, edit: dict[str, Any]) -> Path:
+    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    document["config"].update(edit)
+    path = tmp_path / "Pulumi.broken.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_dev_stack_checks_clean(home: Path) -> None:
+    result = run_config("check", "Pulumi.dev.yaml", home=home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert "warning: registry.mode: managed runs one registry" in result.stderr
+
+
+def test_dev_stack_checks_without_the_key_file(tmp_path: Path) -> None:
+    # Reviewing a stack file must work where the key is not; preview is where it is needed.
+    result = run_config("check", "Pulumi.dev.yaml", home=tmp_path)
+    assert result.returncode == 0
+    assert "warning: ssh.privateKeyFile: " in result.stderr
+
+
+def test_five_mistakes_print_five_lines(home: Path, tmp_path: Path) -> None:
+    dev = dev_config()
+    nodes = dev["rainbond-ha:nodes"]
+    nodes[2]["roles"] = ["worker", "registry"]  # 2 masters
+    stack = write_stack(
+        tmp_path,
+        {
+            "rainbond-ha:nodes": nodes,
+            "rainbond-ha:gateway": {**dev["rainbond-ha:gateway"], "vip": "192.0.2.11/24"},
+            "rainbond-ha:database": {**dev["rainbond-ha:database"], "replica": "rbd-1"},
+            "rainbond-ha:registry": {"mode": "harbor"},
+            "rainbond-ha:kubernetes": {**dev["rainbond-ha:kubernetes"], "version": 130},
+        },
+    )
+    result = run_config("check", str(stack), home=home)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1
+    assert [line.split(":")[0] for line in lines] == [
+        "kubernetes.version",
+        "registry.mode",
+        "nodes",
+        "gateway.vip",
+        "database.replica",
+    ]
+    assert all("; " in line for line in lines)
+
+
+def test_encrypted_secrets_are_accepted_plain_ones_are_not(home: Path, tmp_path: Path) -> None:
+    nodes = dev_config()["rainbond-ha:nodes"]
+    nodes[2]["roles"] = ["master"]
+    external = {"mode": "external", "domain": "harbor.example", "username": "rainbond"}
+    encrypted = write_stack(
+        tmp_path,
+        {
+            "rainbond-ha:nodes": nodes,
+            "rainbond-ha:registry": {**external, "password": {"secure": "v1:abc"}},
+        },
+    )
+    assert run_config("check", str(encrypted), home=home).returncode == 0
+    plain = write_stack(
+        tmp_path,
+        {"rainbond-ha:nodes": nodes, "rainbond-ha:registry": {**external, "password": "hunter2"}},
+    )
+    result = run_config("check", str(plain), home=home)
+    assert result.returncode == 1
+    assert result.stdout.startswith("registry.password: is stored in plain text")
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_unreadable_file_is_invalid(home: Path, tmp_path: Path) -> None:
+    result = run_config("check", str(tmp_path / "Pulumi.none.yaml"), home=home)
+    assert result.returncode == 1
+    assert "cannot read it" in result.stdout
+
+
+def test_schema_describes_every_section(home: Path) -> None:
+    result = run_config("schema", home=home)
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    config = schema["properties"]["config"]
+    assert sorted(config["properties"]) == sorted(
+        f"rainbond-ha:{key}"
+        for key in (
+            "nodes",
+            "ssh",
+            "kubernetes",
+            "gateway",
+            "registry",
+            "database",
+            "rainbond",
+            "preflight",
+        )
+    )
+    assert sorted(config["required"]) == sorted(
+        f"rainbond-ha:{key}" for key in ("nodes", "kubernetes", "gateway", "registry", "database")
+    )

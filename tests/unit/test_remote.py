@@ -1,0 +1,62 @@
+"""Rendering of remote steps: parameters survive the shell, triggers follow the rendering."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from conftest import Deployment
+
+from components.remote import SCRIPTS, render
+
+COMMAND = "command:remote:Command"
+
+
+@pytest.mark.parametrize("value", ["plain", "two words", 'it\'s "quoted" $HOME `x`', ""])
+def test_parameters_reach_the_script_verbatim(value: str) -> None:
+    command = render('printf "%s" "$VALUE"', {"VALUE": value})
+    result = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True)
+    assert result.stdout == value
+
+
+def test_every_script_parses() -> None:
+    scripts = sorted(SCRIPTS.glob("*/*.sh"))
+    assert scripts
+    for script in scripts:
+        subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+def test_node_changing_steps_undo_themselves(dev: Deployment) -> None:
+    for step in dev.of_type(COMMAND):
+        read_only = step.name.startswith("preflight-") or step.name == "kubernetes-kubeconfig"
+        assert ("delete" in step.inputs) != read_only, step.name
+
+
+def test_triggers_hash_what_the_step_renders(dev: Deployment) -> None:
+    first = dev.named("gateway-keepalived-rbd-1")
+    second = dev.named("gateway-keepalived-rbd-2")
+    # Same script, different priority and peers: different renderings, different triggers.
+    assert first.inputs["create"] != second.inputs["create"]
+    assert first.inputs["triggers"] != second.inputs["triggers"]
+    assert "PRIORITY=100" in first.inputs["create"]
+    assert "PRIORITY=50" in second.inputs["create"]
+    assert "PEERS=192.0.2.12" in first.inputs["create"]
+
+
+def test_placeholder_steps_run_and_read_their_secret(tmp_path: object) -> None:
+    script = (SCRIPTS / "keepalived" / "vip.sh").read_text()
+    params = {
+        "INSTANCE": "rainbond-gateway",
+        "VIP": "192.0.2.10/24",
+        "INTERFACE": "eth0",
+        "ROUTER_ID": "51",
+        "PRIORITY": "100",
+        "SOURCE_ADDRESS": "192.0.2.11",
+        "PEERS": "192.0.2.12",
+    }
+    ok = subprocess.run(
+        ["sh", "-c", render(script, params)], input="secret1\n", capture_output=True, text=True
+    )
+    assert ok.returncode == 0 and "secret1" not in ok.stdout
+    missing = subprocess.run(["sh", "-c", render(script, params)], input="", capture_output=True)
+    assert missing.returncode != 0
