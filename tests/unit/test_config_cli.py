@@ -127,3 +127,9 @@ def test_schema_describes_every_section(home: Path) -> None:
     assert sorted(config["required"]) == sorted(
         f"rainbond-ha:{key}" for key in ("nodes", "kubernetes", "gateway", "registry", "database")
     )
+
+
+def test_five_node_example_checks_clean(home: Path) -> None:
+    result = run_config("check", "docs/examples/Pulumi.five-nodes.yaml", home=home)
+    assert result.returncode == 0, result.stdout
+    assert result.stderr.splitlines() == ["docs/examples/Pulumi.five-nodes.yaml: valid"]

@@ -1,0 +1,53 @@
+"""docs/configuration.md documents exactly the keys the model accepts."""
+
+from __future__ import annotations
+
+import re
+import types
+from typing import Any, Union, get_args, get_origin
+
+from conftest import ROOT
+from pydantic import BaseModel
+
+from config.model import ClusterSpec
+
+_ROW_KEY = re.compile(r"^\| `([^`]+)` \|", re.MULTILINE)
+
+
+def _model_in(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model inside `annotation` (Optional or list of it), and whether it is a list."""
+    origin = get_origin(annotation)
+    if origin is list:
+        inner, _ = _model_in(get_args(annotation)[0])
+        return inner, True
+    if origin in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            inner, is_list = _model_in(arg)
+            if inner is not None:
+                return inner, is_list
+        return None, False
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    return None, False
+
+
+def leaf_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        path = prefix + (field.alias or name)
+        inner, is_list = _model_in(field.annotation)
+        if inner is None:
+            keys.add(path)
+        else:
+            keys |= leaf_keys(inner, path + ("[]." if is_list else "."))
+    return keys
+
+
+def test_every_key_documented_and_no_other() -> None:
+    rows = _ROW_KEY.findall((ROOT / "docs" / "configuration.md").read_text())
+    # Table rows that start with a section name document a key; others name Helm values.
+    documented = {row for row in rows if re.split(r"[.\[]", row)[0] in ClusterSpec.model_fields}
+    model = leaf_keys(ClusterSpec)
+    assert "nodes[].ssh.hostKey" in model and "kubernetes.apiKeepalived.interface" in model
+    assert sorted(model - documented) == [], "keys missing from docs/configuration.md"
+    assert sorted(documented - model) == [], "documented keys the model lacks"
