@@ -1,0 +1,1 @@
+"""The local lab (see lab/labctl.py and docs/lab.md)."""
