@@ -80,7 +80,7 @@ class Remote:
         script_name: str,
         *,
         parent: pulumi.Resource,
-        params: Mapping[str, pulumi.Input[str]] | None = None,
+        params: Mapping[str, pulumi.Input[str]],
         stdin: pulumi.Output[str] | None = None,
         secret_stdout: bool = False,
         changes_node: bool = True,
@@ -100,7 +100,7 @@ class Remote:
             digest = hashlib.sha256(f"{create}\0{delete or ''}".encode()).hexdigest()
             return create, delete, digest
 
-        rendered = pulumi.Output.all(**(params or {})).apply(commands)
+        rendered = pulumi.Output.all(**params).apply(commands)
         quiet = stdin is not None or secret_stdout
         return remote.Command(
             name,

@@ -342,6 +342,7 @@ def database_nodes(nodes: list[Node], database: DatabaseSpec) -> Iterator[Findin
             f"{database.replica} is also the source",
             "use another mysql node as the replica",
         )
+        return  # the other mysql node is then most likely the intended replica
     for i, node in _role_index(nodes, Role.MYSQL):
         if node.name not in (database.source, database.replica):
             yield Finding(
@@ -404,6 +405,19 @@ def databases_together(rainbond: RainbondSpec) -> Iterator[Finding]:
             "rainbond.values.Cluster",
             "regionDatabase.enable and uiDatabase.enable differ or only one is set",
             "leave both to database.mode, or set both to the same value",
+        )
+
+
+@rule
+def operator_env(rainbond: RainbondSpec) -> Iterator[Finding]:
+    # A Helm list replaces the chart's whole list, including the entry the operator needs.
+    operator = rainbond.values.get("operator")
+    env = operator.get("env") if isinstance(operator, dict) else None
+    if env is not None and {"name": "DEPLOY_VERSION", "value": "helm"} not in env:
+        yield Finding(
+            "rainbond.values.operator.env",
+            "replaces the operator's environment without DEPLOY_VERSION=helm",
+            "add {name: DEPLOY_VERSION, value: helm} (and {name: DISABLE_LOG, value: 'true'})",
         )
 
 

@@ -347,6 +347,22 @@ CASES: list[tuple[str, list[Any], list[Any], str]] = [
         "rainbond.values.Cluster: regionDatabase.enable and uiDatabase.enable differ",
     ),
     (
+        "operator-env-keeps-deploy-version",
+        [
+            put(
+                "rainbond.values",
+                {"operator": {"env": [{"name": "DEPLOY_VERSION", "value": "helm"}]}},
+            )
+        ],
+        [
+            put(
+                "rainbond.values",
+                {"operator": {"env": [{"name": "STORAGE_CLASS_NAME", "value": "nfs"}]}},
+            )
+        ],
+        "rainbond.values.operator.env: replaces the operator's environment without DEPLOY_VERSION",
+    ),
+    (
         "private-key-present",
         [drop("ssh.privateKeyFile"), put("ssh.privateKey", "-----BEGIN KEY-----")],
         [drop("ssh.privateKeyFile")],

@@ -159,13 +159,13 @@ def test_external_address_and_separate_roles(dev_config: dict[str, Any]) -> None
 
 def test_extra_values_merge_last(dev_config: dict[str, Any]) -> None:
     extra = {
-        "operator": {"env": [{"name": "STORAGE_CLASS_NAME", "value": "nfs"}]},
+        "operator": {"env": [{"name": "DEPLOY_VERSION", "value": "helm"}]},
         "Cluster": {"replicas": 3, "imageHub": {"namespace": "builds"}},
         "Component": {"rbd_app_ui": {"enable": True}},
     }
     values = release_inputs(deploy(edited(dev_config, put("rainbond.values", extra))))["values"]
     # Mappings merge key by key; lists are replaced whole, as Helm does.
-    assert values["operator"]["env"] == [{"name": "STORAGE_CLASS_NAME", "value": "nfs"}]
+    assert values["operator"]["env"] == [{"name": "DEPLOY_VERSION", "value": "helm"}]
     assert values["Cluster"]["replicas"] == 3
     assert values["Cluster"]["imageHub"]["namespace"] == "builds"
     assert values["Cluster"]["imageHub"]["domain"] == "192.0.2.13:5000"
