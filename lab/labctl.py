@@ -635,11 +635,18 @@ def ensure_proxy(mirror: str, security: str) -> None:
     if pid and changed:
         _stop_pid(pid, "apt-cacher-ng", timeout=10)
         pid = None
-    if pid and _port_open(HOST_ADDR, PROXY_PORT):
+    if pid and pid in _listeners(PROXY_PORT).values():
         step(f"apt proxy: running on {HOST_ADDR}:{PROXY_PORT} (pid {pid})")
         return
     if pid:
         _stop_pid(pid, "apt-cacher-ng", timeout=10)
+    others = _listeners(PROXY_PORT)
+    if others:
+        who = ", ".join(f"{_cmdline(p)[0] or '?'} (pid {p}) on {a}" for a, p in others.items())
+        raise LabError(
+            f"port {PROXY_PORT} is taken by {who}; the lab runs its own apt-cacher-ng on "
+            f"{HOST_ADDR}:{PROXY_PORT}. Stop that one (e.g. systemctl stop apt-cacher-ng)."
+        )
     step(f"apt proxy: starting apt-cacher-ng on {HOST_ADDR}:{PROXY_PORT} -> {mirror}")
     with open(logs / "stdout.log", "a") as out:
         p = subprocess.Popen(
@@ -654,17 +661,29 @@ def ensure_proxy(mirror: str, security: str) -> None:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if p.poll() is not None:
-            text = (logs / "stdout.log").read_text()[-500:]
-            raise LabError(
-                f"apt-cacher-ng exited ({p.returncode}); is port {PROXY_PORT} taken by another "
-                f"apt-cacher-ng (systemctl stop apt-cacher-ng)? Output:\n{text}"
-            )
-        if _port_open(HOST_ADDR, PROXY_PORT):
+            break
+        if p.pid in _listeners(PROXY_PORT).values():
             return
         time.sleep(0.2)
+    _stop_pid(p.pid, "apt-cacher-ng", timeout=5)
+    text = (logs / "stdout.log").read_text()[-500:]
     raise LabError(
-        f"apt-cacher-ng did not listen on {HOST_ADDR}:{PROXY_PORT} within 15 s; see {logs}"
+        f"apt-cacher-ng did not listen on {HOST_ADDR}:{PROXY_PORT}; see {logs}. Output:\n{text}"
     )
+
+
+def _listeners(port: int) -> dict[str, int]:
+    """{local address: pid} of TCP listeners on port (any address), from `ss`."""
+    out = subprocess.run(
+        ["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, check=False
+    ).stdout
+    found = {}
+    for line in out.splitlines():
+        fields = line.split()
+        m = re.search(r"pid=(\d+)", line)
+        if len(fields) >= 4:
+            found[fields[3]] = int(m.group(1)) if m else 0
+    return found
 
 
 def _port_open(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -939,14 +958,32 @@ def remove_node_network(name: str) -> None:
         run(["ip", "link", "del", host_veth(name)], check=False)
 
 
+NSPAWN_RUN = Path("/run/systemd/nspawn")
+
+
+def _nspawn_state(name: str) -> list[Path]:
+    """What systemd-nspawn leaves in /run after the node stops (when /run is not a tmpfs)."""
+    found = [NSPAWN_RUN / "propagate" / name]
+    with contextlib.suppress(OSError):
+        st = node_root(name).stat()
+        found.append(NSPAWN_RUN / "locks" / f"inode-{st.st_dev}:{st.st_ino}")
+    return [p for p in found if p.exists()]
+
+
 def remove_node(name: str) -> None:
     stop_node(name)
+    nspawn_state = _nspawn_state(name)
     remove_node_network(name)
     _umount_under(node_dir(name))
     if _mounts_under(node_dir(name)):  # never delete through a mounted root
         raise LabError(f"{name}: still mounted: {', '.join(_mounts_under(node_dir(name)))}")
     if node_dir(name).exists():
         shutil.rmtree(node_dir(name))
+    for p in nspawn_state:
+        if p.is_dir() and not _mounts_under(p):
+            shutil.rmtree(p)
+        elif p.is_file():
+            p.unlink()
     for suffix in (".console.log", ".pid"):
         with contextlib.suppress(FileNotFoundError):
             (NODES_DIR / f"{name}{suffix}").unlink()
@@ -1072,6 +1109,8 @@ def leftovers() -> list[str]:
             mp = line.split()[4]
             if mp.startswith(str(WORK)) or mp.startswith(f"/run/netns/{NETNS_PREFIX}"):
                 left.append(f"mount {mp}")
+    for p in sorted((NSPAWN_RUN / "propagate").glob("node*")):
+        left.append(f"directory {p}")
     for pid in _lab_processes():
         left.append(f"process {pid} {' '.join(_cmdline(pid))[:120]}")
     return left

@@ -165,7 +165,7 @@ def lab(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @lifecycle
-def test_down_leaves_nothing_and_up_restores() -> None:
+def test_lifecycle_down_leaves_nothing_and_up_restores() -> None:
     nodes = labctl.node_names()
     assert nodes
 
@@ -205,7 +205,7 @@ def test_down_leaves_nothing_and_up_restores() -> None:
 
 
 @lifecycle
-def test_up_repairs_a_stopped_node_and_a_lost_link() -> None:
+def test_lifecycle_up_repairs_a_stopped_node_and_a_lost_link() -> None:
     nodes = labctl.node_names()
     victim, cut = nodes[0], nodes[-1]
     pid = labctl.node_pid(victim)
