@@ -49,6 +49,10 @@ KNOWN_HOSTS = WORK / "known_hosts"
 SSH_CONFIG = WORK / "ssh_config"
 LOG_FILE = WORK / "lab.log"
 PROXY_DIR = WORK / "apt-proxy"
+# Machine-wide: bridge and namespace names are global, so one checkout's lab at a time.
+STATE_DIR = Path("/run/rbdlab")
+OWNER_FILE = STATE_DIR / "owner"
+LOCK_FILE = Path("/run/lock/rbdlab.lock")
 
 BRIDGE = "rbdlab0"
 SUBNET = "198.18.0.0/24"
@@ -749,9 +753,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _lab_processes() -> list[int]:
-    """Processes of the lab: those running in a node root, and our nspawn and apt-cacher-ng."""
-    work = str(WORK)
+def _lab_processes(work_dir: Path | str = WORK) -> list[int]:
+    """Processes of a lab: those running in a node root, and its nspawn and apt-cacher-ng."""
+    work = str(work_dir)
     pids = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit() or int(d.name) == os.getpid():
@@ -1015,8 +1019,9 @@ def cmd_up(nodes: int, bake: Sequence[str]) -> None:
     if not 1 <= nodes <= MAX_NODES:
         raise LabError(f"--nodes must be 1..{MAX_NODES}, got {nodes}")
     names = [node_name(i) for i in range(1, nodes + 1)]
-    with locked(WORK / "lock"):
+    with locked(LOCK_FILE):
         step(f"lab up: {nodes} nodes ({', '.join(names)}), log in {LOG_FILE}")
+        claim_machine()
         ensure_host_tools()
         mirror, security = host_mirrors()
         step(f"mirror: {mirror} (security: {security})")
@@ -1055,10 +1060,49 @@ def cmd_up(nodes: int, bake: Sequence[str]) -> None:
         step(f"lab is up. Try: lab/ssh node1 hostname   (VIP reserved for the gateway: {VIP})")
 
 
+def clear_machine_state(work: Path | str) -> None:
+    """Remove the lab's namespaces, links and bridge, and the mounts under `work`."""
+    for ns in _existing_netns():
+        run(["ip", "netns", "delete", ns], check=False)
+    for dev in _lab_links():
+        if dev == BRIDGE:
+            step(f"network: removing bridge {BRIDGE}")
+        run(["ip", "link", "del", dev], check=False)
+    _umount_under(Path(work))
+    for p in (NSPAWN_RUN / "propagate").glob("node*"):
+        if not _mounts_under(p):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _lab_links() -> list[str]:
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    devs = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+    return [d for d in devs if d.startswith(NETNS_PREFIX) or d == BRIDGE]
+
+
+def claim_machine() -> None:
+    """Make this checkout the lab's owner; clear what a checkout that stopped running left."""
+    try:
+        owner = OWNER_FILE.read_text().strip()
+    except FileNotFoundError:
+        owner = ""
+    if owner and owner != str(WORK):
+        if _lab_processes(owner):
+            raise LabError(
+                f"the lab of another checkout is running ({owner}); "
+                f"run its lab/lab down first (lab names and addresses are machine-wide)"
+            )
+        step(f"clearing what a stopped lab left behind ({owner})")
+        clear_machine_state(owner)
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    OWNER_FILE.write_text(f"{WORK}\n")
+
+
 def cmd_down() -> None:
     _require_root()
-    with locked(WORK / "lock"):
+    with locked(LOCK_FILE):
         step("lab down")
+        claim_machine()
         names = set(node_names())
         names |= {p.name[:-4] for p in NODES_DIR.glob("node*.pid")} if NODES_DIR.is_dir() else set()
         names |= {ns[len(NETNS_PREFIX) :] for ns in _existing_netns()}
@@ -1080,16 +1124,12 @@ def cmd_down() -> None:
         if ordered:
             with ThreadPoolExecutor(max_workers=len(ordered)) as pool:
                 list(pool.map(remove_node, ordered))
-        for ns in _existing_netns():
-            run(["ip", "netns", "delete", ns], check=False)
-        if _link_exists(BRIDGE):
-            step(f"network: removing bridge {BRIDGE}")
-            run(["ip", "link", "del", BRIDGE])
-        _umount_under(WORK)
-        with contextlib.suppress(FileNotFoundError):
-            KNOWN_HOSTS.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            SSH_CONFIG.unlink()
+        clear_machine_state(WORK)
+        for p in (KNOWN_HOSTS, SSH_CONFIG, OWNER_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+        with contextlib.suppress(OSError):
+            STATE_DIR.rmdir()
         left = leftovers()
         if left:
             raise LabError("lab down left these behind:\n  " + "\n  ".join(left))
@@ -1099,11 +1139,9 @@ def cmd_down() -> None:
 def leftovers() -> list[str]:
     """Everything lab-made that still exists; empty after a clean `lab down`."""
     left = [f"netns {ns}" for ns in _existing_netns()]
-    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        dev = line.split(":")[1].strip().split("@")[0]
-        if dev == BRIDGE or dev.startswith(NETNS_PREFIX):
-            left.append(f"link {dev}")
+    left += [f"link {dev}" for dev in _lab_links()]
+    if STATE_DIR.exists():
+        left.append(f"directory {STATE_DIR}")
     with contextlib.suppress(OSError):
         for line in Path("/proc/self/mountinfo").read_text().splitlines():
             mp = line.split()[4]

@@ -93,9 +93,10 @@ user_plugins=${PULUMI_HOME:-$HOME/.pulumi}/plugins
 # install_plugin NAME VERSION BUILD_FUNCTION: puts pulumi-resource-NAME at VERSION into the project's
 # PULUMI_HOME, from the user's plugin cache or from a build.
 install_plugin() {
-    local name=$1 version=$2 build=$3 dir="$pulumi_home/plugins/resource-$name-v$version" binary
+    local name=$1 version=$2 build=$3
+    local dir="$pulumi_home/plugins/resource-$name-v$version"
     local from_user="$user_plugins/resource-$name-v$version/pulumi-resource-$name"
-    local key
+    local key binary
     key="$name-v$version-$(src_key "$(plugin_module "$name")")"
     binary="$cache/plugins/$key/pulumi-resource-$name"
     if [ -x "$from_user" ] && [ "$user_plugins" != "$pulumi_home/plugins" ]; then

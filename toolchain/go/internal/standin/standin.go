@@ -155,17 +155,11 @@ func (s *server) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc
 		if inOld && inNew && o.DeepEquals(n) {
 			continue
 		}
-		kind := pulumirpc.PropertyDiff_UPDATE
-		switch {
-		case !inOld:
-			kind = pulumirpc.PropertyDiff_ADD
-		case !inNew:
-			kind = pulumirpc.PropertyDiff_DELETE
-		}
-		if r.ReplaceOnChange(key) {
+		replace := r.ReplaceOnChange(key)
+		if replace {
 			replaces = append(replaces, string(key))
-			kind += pulumirpc.PropertyDiff_ADD_REPLACE - pulumirpc.PropertyDiff_ADD
 		}
+		kind := diffKind(inOld, inNew, replace)
 		changed = append(changed, string(key))
 		detailed[string(key)] = &pulumirpc.PropertyDiff{Kind: kind, InputDiff: true}
 	}
@@ -177,6 +171,23 @@ func (s *server) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc
 		Changes: changes, Diffs: changed, Replaces: replaces,
 		DetailedDiff: detailed, HasDetailedDiff: true, DeleteBeforeReplace: false,
 	}, nil
+}
+
+func diffKind(inOld, inNew, replace bool) pulumirpc.PropertyDiff_Kind {
+	switch {
+	case !inOld && replace:
+		return pulumirpc.PropertyDiff_ADD_REPLACE
+	case !inOld:
+		return pulumirpc.PropertyDiff_ADD
+	case !inNew && replace:
+		return pulumirpc.PropertyDiff_DELETE_REPLACE
+	case !inNew:
+		return pulumirpc.PropertyDiff_DELETE
+	case replace:
+		return pulumirpc.PropertyDiff_UPDATE_REPLACE
+	default:
+		return pulumirpc.PropertyDiff_UPDATE
+	}
 }
 
 func unionKeys(a, b resource.PropertyMap) []resource.PropertyKey {
