@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import ROOT
+
+from tests.unit.conftest import ROOT
 
 
 def run_config(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, edited
 
 from config.rules import Files
 from config.validate import validate
+from tests.unit.conftest import ROOT, edited
 
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 

@@ -6,10 +6,10 @@ import re
 import types
 from typing import Any, Union, get_args, get_origin
 
-from conftest import ROOT
 from pydantic import BaseModel
 
 from config.model import ClusterSpec
+from tests.unit.conftest import ROOT
 
 _ROW_KEY = re.compile(r"^\| `([^`]+)` \|", re.MULTILINE)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Deployment, Registration, deploy, edited, fake_password, unwrap
-from test_config_rules import drop, put
+
+from tests.unit.conftest import Deployment, Registration, deploy, edited, fake_password, unwrap
+from tests.unit.test_config_rules import drop, put
 
 PLATFORM = "rainbond-ha:platform:RainbondPlatform"
 COMMAND = "command:remote:Command"

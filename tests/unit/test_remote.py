@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import Deployment
 
 from components.remote import SCRIPTS, render
+from tests.unit.conftest import Deployment
 
 COMMAND = "command:remote:Command"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Deployment, fake_password, is_secret, iter_strings
+from tests.unit.conftest import Deployment, fake_password, is_secret, iter_strings
 
 COMMAND = "command:remote:Command"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import ROOT, Deployment, deploy, edited, fake_password, unwrap
-from test_config_rules import put
+from tests.unit.conftest import ROOT, Deployment, deploy, edited, fake_password, unwrap
+from tests.unit.test_config_rules import put
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 

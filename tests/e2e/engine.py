@@ -1,0 +1,63 @@
+"""Running the real pulumi engine from tests: a throwaway local backend and passphrase per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from pulumi import automation as auto
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEST_PASSPHRASE = "rainbond-ha-test-passphrase"
+
+
+def toolchain_versions() -> dict[str, str]:
+    """The pins in toolchain/versions.env."""
+    pins: dict[str, str] = {}
+    for line in (PROJECT_ROOT / "toolchain" / "versions.env").read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            pins[key] = value
+    return pins
+
+
+def engine_env(state_dir: Path) -> dict[str, str]:
+    """Environment for a pulumi process with its state in state_dir."""
+    return {
+        "PULUMI_BACKEND_URL": state_dir.as_uri(),
+        "PULUMI_CONFIG_PASSPHRASE": TEST_PASSPHRASE,
+    }
+
+
+def pulumi_cli(*args: str, env: dict[str, str] | None = None) -> str:
+    """Output of one pulumi CLI call."""
+    result = subprocess.run(
+        ["pulumi", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def stack(name: str, work_dir: Path, state_dir: Path) -> auto.Stack:
+    """A new stack of the program in work_dir, run through the Automation API."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    options = auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=engine_env(state_dir))
+    return auto.create_or_select_stack(stack_name=name, work_dir=str(work_dir), opts=options)
+
+
+def exported_state(s: auto.Stack) -> str:
+    """`pulumi stack export` output (the Automation API's export would decrypt secrets)."""
+    workspace = s.workspace
+    assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir
+    return subprocess.run(
+        ["pulumi", "stack", "export", "--stack", s.name],
+        cwd=workspace.work_dir,
+        env={**os.environ, **(workspace.env_vars or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout

@@ -1,0 +1,68 @@
+"""`pulumi preview` of the documented production stack: every component and the release, offline.
+
+The dev stack's addresses are examples that must never be contacted; this tier runs in a network
+namespace with only loopback, so a connection attempt could not leave the machine anyway, and the
+preview must still succeed without one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from pulumi import automation as auto
+
+from tests.e2e.engine import PROJECT_ROOT, engine_env
+
+PROGRAM = ["Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py", "config", "components"]
+
+
+def copy_of_project(where: Path) -> Path:
+    """The program and the dev stack in a scratch folder, so stack init cannot touch the repo."""
+    where.mkdir()
+    for name in PROGRAM:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, where / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, where / name)
+    (where / ".venv").symlink_to(PROJECT_ROOT / ".venv")
+    return where
+
+
+def test_dev_stack_previews_every_component_and_the_release(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    key = home / ".ssh" / "rainbond_ha_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+
+    project = copy_of_project(tmp_path / "project")
+    env = {**engine_env(tmp_path / "state"), "HOME": str(home)}
+    (tmp_path / "state").mkdir()
+    options = auto.LocalWorkspaceOptions(work_dir=str(project), env_vars=env)
+    stack = auto.create_or_select_stack(stack_name="dev", work_dir=str(project), opts=options)
+
+    events: list[auto.EngineEvent] = []
+    result = stack.preview(on_event=events.append)
+
+    planned = {
+        e.resource_pre_event.metadata.type for e in events if e.resource_pre_event is not None
+    }
+    for component in (
+        "rainbond-ha:platform:RainbondPlatform",
+        "rainbond-ha:preflight:Preflight",
+        "rainbond-ha:kubernetes:KubernetesCluster",
+        "rainbond-ha:gateway:GatewayVip",
+        "rainbond-ha:build:BuildNodes",
+        "rainbond-ha:registry:ImageRegistry",
+        "rainbond-ha:database:MySQLReplication",
+        "rainbond-ha:rainbond:RainbondRelease",
+        "kubernetes:helm.sh/v3:Release",
+        "command:remote:Command",
+        "random:index/randomPassword:RandomPassword",
+    ):
+        assert component in planned, f"{component} missing from the preview"
+    assert result.change_summary[auto.OpType.CREATE] >= len(planned)
+    diagnostics = [e.diagnostic_event for e in events if e.diagnostic_event is not None]
+    assert not [d for d in diagnostics if d.severity == "error"]
