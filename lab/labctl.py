@@ -715,8 +715,11 @@ def _live_pid(pidfile: Path, must_contain: str) -> int | None:
         pid = int(pidfile.read_text().strip())
     except (OSError, ValueError):
         return None
-    cmd = _cmdline(pid)
-    if not cmd or not any(must_contain in a for a in cmd):
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        exe = ""
+    if must_contain not in Path(exe).name and not any(must_contain in a for a in _cmdline(pid)):
         return None
     with contextlib.suppress(OSError):
         if "Z" in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]:
@@ -915,14 +918,26 @@ def start_node(name: str) -> None:
             cwd="/",
         )
     _pidfile(name).write_text(f"{p.pid}\n")
+    _started[name] = p
+
+
+_started: dict[str, subprocess.Popen[bytes]] = {}
+
+
+def _node_exited(name: str) -> bool:
+    p = _started.get(name)
+    if p is not None:  # started by this command: its exit status is authoritative
+        if p.poll() is None and not node_pid(name):
+            _log(f"{name}: pid {p.pid} runs but was not recognised: {_cmdline(p.pid)}")
+        return p.poll() is not None
+    return not node_pid(name)
 
 
 def wait_ssh(name: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
-        pid = node_pid(name)
-        if not pid:
+        if _node_exited(name):
             log = NODES_DIR / f"{name}.console.log"
             tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
             raise LabError(f"{name}: systemd-nspawn exited during boot; console log {log}:\n{tail}")
