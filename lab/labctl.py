@@ -240,11 +240,12 @@ QUIET = False
 
 
 def _log(text: str) -> None:
-    WORK.mkdir(parents=True, exist_ok=True)
-    with _log_lock, open(LOG_FILE, "a", encoding="utf-8") as f:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        for line in text.rstrip("\n").splitlines() or [""]:
-            f.write(f"{stamp} {line}\n")
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    lines = "".join(f"{stamp} {line}\n" for line in text.rstrip("\n").splitlines() or [""])
+    with _log_lock, contextlib.suppress(OSError):  # e.g. not root: the message still prints
+        WORK.mkdir(parents=True, exist_ok=True)
+        with open(LOG_FILE, "a", encoding="utf-8") as f:
+            f.write(lines)
 
 
 def step(msg: str) -> None:
