@@ -25,6 +25,9 @@ def check(stack_file: Path) -> int:
         print(f"{stack_file}: cannot read it ({error}); pass a Pulumi stack file")
         return 1
     stack_config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(stack_config, dict | None):
+        print(f"{stack_file}: `config` is not a mapping; write `config:` and key: value lines")
+        return 1
     raw = {
         key.removeprefix(_PREFIX): value
         for key, value in (stack_config or {}).items()

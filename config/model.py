@@ -91,6 +91,22 @@ def _local_path(value: str, info: ValidationInfo) -> str:
 
 
 LocalPath = Annotated[str, AfterValidator(_local_path)]
+
+
+def _version(pattern: str, example: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} is not a version; use one like {example}")
+        return value
+
+    return AfterValidator(check)
+
+
+Rke2Version = Annotated[str, _version(r"v\d+\.\d+\.\d+\+rke2r\d+", RKE2_VERSION)]
+ChartVersion = Annotated[str, _version(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", CHART_VERSION)]
+InstallVersion = Annotated[str, _version(r"v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", INSTALL_VERSION)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 RouterId = Annotated[int, Field(ge=1, le=255)]
 
@@ -169,7 +185,7 @@ class ApiKeepalived(Section):
 
 class KubernetesSpec(Section):
     mode: Literal["rke2", "existing"]
-    version: str = RKE2_VERSION
+    version: Rke2Version = RKE2_VERSION
     api_address: str | None = Field(
         default=None,
         description="rke2: the API address agents and the kubeconfig use (VIP or load balancer),"
@@ -239,8 +255,8 @@ class RainbondSpec(Section):
         default=CHART_REPOSITORY,
         description="A chart repository URL, or a local chart .tgz for air-gapped installs.",
     )
-    chart_version: str = CHART_VERSION
-    install_version: str = INSTALL_VERSION
+    chart_version: ChartVersion = CHART_VERSION
+    install_version: InstallVersion = INSTALL_VERSION
     image_repository: str = IMAGE_REPOSITORY
     replicas: Annotated[int, Field(ge=1)] = 2
     namespace: NodeName = "rbd-system"
