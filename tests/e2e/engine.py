@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -61,3 +62,19 @@ def exported_state(s: auto.Stack) -> str:
         text=True,
         check=True,
     ).stdout
+
+
+PROGRAM = ["Pulumi.yaml", "__main__.py", "config", "components"]
+
+
+def copy_of_project(where: Path, stack_files: list[str]) -> Path:
+    """The program and some stack files in a scratch folder, so stack init cannot touch the repo."""
+    where.mkdir()
+    for name in [*PROGRAM, *stack_files]:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, where / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, where / name)
+    (where / ".venv").symlink_to(PROJECT_ROOT / ".venv")
+    return where

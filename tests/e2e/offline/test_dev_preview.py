@@ -7,28 +7,12 @@ preview must still succeed without one.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 from pulumi import automation as auto
 
-from tests.e2e.engine import PROJECT_ROOT, engine_env
-
-PROGRAM = ["Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py", "config", "components"]
-
-
-def copy_of_project(where: Path) -> Path:
-    """The program and the dev stack in a scratch folder, so stack init cannot touch the repo."""
-    where.mkdir()
-    for name in PROGRAM:
-        source = PROJECT_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, where / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, where / name)
-    (where / ".venv").symlink_to(PROJECT_ROOT / ".venv")
-    return where
+from tests.e2e.engine import copy_of_project, engine_env
 
 
 def test_dev_stack_previews_every_component_and_the_release(tmp_path: Path) -> None:
@@ -37,7 +21,7 @@ def test_dev_stack_previews_every_component_and_the_release(tmp_path: Path) -> N
     key = home / ".ssh" / "rainbond_ha_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
 
-    project = copy_of_project(tmp_path / "project")
+    project = copy_of_project(tmp_path / "project", ["Pulumi.dev.yaml"])
     env = {**engine_env(tmp_path / "state"), "HOME": str(home)}
     (tmp_path / "state").mkdir()
     options = auto.LocalWorkspaceOptions(work_dir=str(project), env_vars=env)
