@@ -43,7 +43,7 @@ def load() -> ClusterSpec:
     }
     report = validate(raw, root=PROJECT_ROOT, files=Files.REQUIRED)
     for finding in report.warnings:
-        pulumi.log.warn(str(finding))
+        pulumi.log.warn(finding.message)  # the engine adds "warning:" itself
     if report.spec is None:
         raise ConfigError(report)
     return report.spec

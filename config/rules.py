@@ -42,9 +42,12 @@ class Finding:
     right: str
     level: Level = Level.ERROR
 
+    @property
+    def message(self) -> str:
+        return f"{self.path}: {self.wrong}; {self.right}"
+
     def __str__(self) -> str:
-        line = f"{self.path}: {self.wrong}; {self.right}"
-        return f"warning: {line}" if self.level is Level.WARNING else line
+        return f"warning: {self.message}" if self.level is Level.WARNING else self.message
 
 
 def warning(path: str, wrong: str, right: str) -> Finding:
