@@ -393,16 +393,23 @@ def image_packages(bake: Sequence[str]) -> tuple[list[str], list[str]]:
     return list(BASE_PACKAGES), sorted(set(bake))
 
 
-def image_key(mirror: str, bake: Sequence[str]) -> str:
+def image_key(mirror: str, security: str, bake: Sequence[str]) -> str:
     base, extra = image_packages(bake)
     text = json.dumps(
-        {"v": SCRIPT_VERSION, "suite": SUITE, "base": base, "extra": extra, "mirror": mirror}
+        {
+            "v": SCRIPT_VERSION,
+            "suite": SUITE,
+            "base": base,
+            "extra": extra,
+            "mirror": mirror,
+            "security": security,
+        }
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def ensure_image(mirror: str, security: str, bake: Sequence[str]) -> Path:
-    key = image_key(mirror, bake)
+    key = image_key(mirror, security, bake)
     image_dir = cache_root() / key
     rootfs = image_dir / "rootfs"
     if (image_dir / "complete").exists():
@@ -471,8 +478,7 @@ def _customise_image(rootfs: Path) -> None:
     # Nodes reach the Debian archive only through the lab's apt proxy; they have no DNS.
     _write(
         rootfs / "etc/apt/apt.conf.d/01rbdlab-proxy",
-        f'Acquire::http::Proxy "http://{HOST_ADDR}:{PROXY_PORT}";\n'
-        'Acquire::https::Proxy "DIRECT";\n',
+        f'Acquire::http::Proxy "http://{HOST_ADDR}:{PROXY_PORT}";\n',
     )
     _write(
         rootfs / "etc/apt/apt.conf.d/02rbdlab-norecommends", 'APT::Install-Recommends "false";\n'
@@ -637,10 +643,7 @@ def ensure_proxy(mirror: str, security: str) -> None:
             p.write_text(text)
             changed = True
     pid = proxy_pid()
-    if pid and changed:
-        _stop_pid(pid, "apt-cacher-ng", timeout=10)
-        pid = None
-    if pid and pid in _listeners(PROXY_PORT).values():
+    if pid and not changed and pid in _listeners(PROXY_PORT).values():
         step(f"apt proxy: running on {HOST_ADDR}:{PROXY_PORT} (pid {pid})")
         return
     if pid:
@@ -728,9 +731,9 @@ def _live_pid(pidfile: Path, must_contain: str) -> int | None:
     return pid
 
 
-def _stop_pid(pid: int, what: str, timeout: float, sig: int = signal.SIGTERM) -> None:
+def _stop_pid(pid: int, what: str, timeout: float) -> None:
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _alive(pid):
@@ -1030,6 +1033,14 @@ def _existing_netns() -> list[str]:
     return [line.split()[0] for line in out.splitlines() if line.startswith(NETNS_PREFIX)]
 
 
+def _known_nodes() -> list[str]:
+    """Nodes with a disk, a pid file or a namespace: whatever `lab up` may have left."""
+    names = set(node_names())
+    names |= {p.name.removesuffix(".pid") for p in NODES_DIR.glob("node*.pid")}
+    names |= {ns.removeprefix(NETNS_PREFIX) for ns in _existing_netns()}
+    return sorted((n for n in names if re.fullmatch(r"node[1-9][0-9]*", n)), key=node_index)
+
+
 def cmd_up(nodes: int, bake: Sequence[str]) -> None:
     _require_root()
     if not 1 <= nodes <= MAX_NODES:
@@ -1043,15 +1054,7 @@ def cmd_up(nodes: int, bake: Sequence[str]) -> None:
         step(f"mirror: {mirror} (security: {security})")
         image = ensure_image(mirror, security, bake)
         ensure_ssh_key()
-        extra = [n for n in node_names() if n not in names]
-        extra += [
-            ns[len(NETNS_PREFIX) :]
-            for ns in _existing_netns()
-            if re.fullmatch(r"node[1-9][0-9]*", ns[len(NETNS_PREFIX) :])
-            and ns[len(NETNS_PREFIX) :] not in names
-            and ns[len(NETNS_PREFIX) :] not in extra
-        ]
-        for name in extra:
+        for name in [n for n in _known_nodes() if n not in names]:
             step(f"{name}: removing (not in --nodes {nodes})")
             remove_node(name)
         step(f"network: bridge {BRIDGE} {HOST_ADDR}/{PREFIX_LEN}")
@@ -1119,11 +1122,7 @@ def cmd_down() -> None:
     with locked(LOCK_FILE):
         step("lab down")
         claim_machine()
-        names = set(node_names())
-        names |= {p.name[:-4] for p in NODES_DIR.glob("node*.pid")} if NODES_DIR.is_dir() else set()
-        names |= {ns[len(NETNS_PREFIX) :] for ns in _existing_netns()}
-        names = {n for n in names if re.fullmatch(r"node[1-9][0-9]*", n)}
-        ordered = sorted(names, key=node_index)
+        ordered = _known_nodes()
         if ordered:
             step(f"nodes: stopping {', '.join(ordered)}")
             with ThreadPoolExecutor(max_workers=len(ordered)) as pool:
