@@ -18,6 +18,8 @@ help:
 	@echo "make unit       the fast tier (Pulumi mocks, no network)"
 	@echo "make lint       ruff and mypy"
 	@echo "make toolchain  pulumi CLI and plugins (built offline when missing)"
+	@echo "make lab-up     start the local lab (root); LAB_NODES=6 for more nodes"
+	@echo "make lab-down   stop the lab and remove everything it made"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,5 +49,33 @@ unit: venv
 e2e-offline: venv toolchain
 	$(TOOLCHAIN_ENV) && unshare --net bash -c 'ip link set lo up && $(PY) -m pytest tests/e2e/offline -q'
 
+# --- the local lab (root) -------------------------------------------------------------------------
+
+.PHONY: lab-up lab-down lab-status
+lab-up:
+	lab/lab up
+lab-down:
+	lab/lab down
+lab-status:
+	lab/lab status
+
+# The lab stack's secrets are throwaway; its stack file carries the salt for this passphrase.
+LAB_ENV := export PULUMI_CONFIG_PASSPHRASE=rainbond-ha-lab
+
+.PHONY: lab
+lab: venv toolchain lab-up
+	@echo "== pulumi up -s lab: the whole platform onto the lab nodes"
+	lab/lab check
+	$(TOOLCHAIN_ENV) && $(LAB_ENV) && pulumi stack select --create lab && pulumi up -s lab --yes --skip-preview
+	@echo "== stack outputs (pulumi stack output -s lab --show-secrets shows the secrets)"
+	$(TOOLCHAIN_ENV) && $(LAB_ENV) && pulumi stack output -s lab
+
+# Component scripts against real software on the lab nodes, then component stacks through the engine.
+# The lab's own lifecycle tests take it down and up again, so they run last.
+.PHONY: lab-test
+lab-test: venv toolchain lab-up
+	$(TOOLCHAIN_ENV) && $(PY) -m pytest tests/lab tests/e2e/lab -q
+	LAB_TEST_LIFECYCLE=1 $(PY) -m pytest tests/lab/test_lab_nodes.py -q -k lifecycle
+
 .PHONY: test
-test: lint unit e2e-offline
+test: lint unit e2e-offline lab-test
