@@ -14,7 +14,7 @@ from .gateway import GatewayVip
 from .kubernetes import KubernetesCluster
 from .preflight import Preflight
 from .registry import ImageRegistry
-from .release import RainbondRelease
+from .release import RainbondRelease, node_annotations
 from .remote import Remote
 
 CONSOLE_PORT = 7070
@@ -51,6 +51,7 @@ class RainbondPlatform(pulumi.ComponentResource):
             build=build,
             registry=registry,
             database=database,
+            annotations=node_annotations(spec),
             opts=child,
         )
         self.console_url = gateway.vip.apply(lambda vip: f"http://{vip}:{CONSOLE_PORT}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from config import ClusterSpec, Role
 from config.model import RainbondSpec
 
 from .build import BuildNodes
@@ -20,6 +22,18 @@ RELEASE_NAME = "rainbond"
 CHART_NAME = "rainbond"
 # Pulling every Rainbond image on a fresh cluster takes a while.
 _TIMEOUT_SECONDS = 1800
+# Node annotations the operator reads to place rbd-gateway and rbd-chaos.
+GATEWAY_ANNOTATION = "rainbond.io/gateway-node"
+CHAOS_ANNOTATION = "rainbond.io/chaos-node"
+
+
+def node_annotations(spec: ClusterSpec) -> dict[str, dict[str, str]]:
+    """Node name -> the annotations Rainbond reads: gateway nodes and build (chaos) nodes."""
+    annotations: dict[str, dict[str, str]] = {}
+    for role, key in ((Role.GATEWAY, GATEWAY_ANNOTATION), (Role.BUILD, CHAOS_ANNOTATION)):
+        for node in spec.with_role(role):
+            annotations.setdefault(node.name, {})[key] = "true"
+    return annotations
 
 
 class RainbondRelease(pulumi.ComponentResource):
@@ -36,9 +50,20 @@ class RainbondRelease(pulumi.ComponentResource):
         build: BuildNodes,
         registry: ImageRegistry,
         database: MySQLReplication,
+        annotations: Mapping[str, Mapping[str, str]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`annotations`: node name -> annotations to set (see node_annotations)."""
         super().__init__("rainbond-ha:rainbond:RainbondRelease", name, None, opts)
+        # Server-side apply patches: each owns only its annotations, and deleting it removes them.
+        patches = [
+            k8s.core.v1.NodePatch(
+                f"{name}-node-{node}",
+                metadata=k8s.meta.v1.ObjectMetaPatchArgs(name=node, annotations=dict(values)),
+                opts=pulumi.ResourceOptions(parent=self, provider=kubernetes.provider),
+            )
+            for node, values in annotations.items()
+        ]
         connection = database.connection
         inputs: dict[str, Any] = {
             "vip": gateway.vip,
@@ -72,7 +97,7 @@ class RainbondRelease(pulumi.ComponentResource):
                 parent=self,
                 provider=kubernetes.provider,
                 # Components as dependencies: the release waits for every step inside them.
-                depends_on=[kubernetes, gateway, build, registry, database],
+                depends_on=[kubernetes, gateway, build, registry, database, *patches],
             ),
         )
         self.status = self.release.status.status

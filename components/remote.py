@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pulumi
-from pulumi_command import remote
+from pulumi_command import local, remote
 from pulumi_command.remote import Logging
 
 from config import ClusterSpec, Node
@@ -118,4 +118,41 @@ class Remote:
                 delete_before_replace=True,
                 additional_secret_outputs=["stdout", "stderr"] if quiet else None,
             ),
+        )
+
+    def upload(
+        self, name: str, node: Node, source: str, target: str, *, parent: pulumi.Resource
+    ) -> local.Command:
+        """Copies the files of local directory `source` into `target` on `node` (tar over ssh).
+
+        For large files (air-gapped artifacts) that cannot travel as a step's stdin. The SSH key
+        arrives on stdin into a 0600 file removed on exit. Removing `target` is left to the step
+        that uses the files, whose delete script runs on the node anyway.
+        """
+        connection = self._connections[node.name]
+        files = sorted(p for p in Path(source).expanduser().rglob("*") if p.is_file())
+        listing = "".join(f"{p.relative_to(source)}\0{p.stat().st_size}\0" for p in files)
+        host_key = pulumi.get(connection, "host_key")
+        trust = (
+            f"printf '%s %s\\n' {shlex.quote(node.address)} {shlex.quote(host_key)}"
+            ' >"$dir/known"; '
+            'opts="-o UserKnownHostsFile=$dir/known -o StrictHostKeyChecking=yes"'
+            if host_key
+            else 'opts="-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no"'
+        )
+        login = f"{pulumi.get(connection, 'user')}@{node.address}"
+        remote_side = shlex.quote(f"mkdir -p {target} && tar -C {target} -xf -")
+        script = (
+            'set -eu; dir=$(mktemp -d); trap \'rm -rf "$dir"\' EXIT; umask 077; cat >"$dir/key"; '
+            f"{trust}; tar -C {shlex.quote(source)} -cf - . | "
+            f'ssh -i "$dir/key" $opts -o BatchMode=yes -p {pulumi.get(connection, "port")} '
+            f"{shlex.quote(login)} {remote_side}; "
+            f"echo copied {len(files)} files to {node.name}:{target}"
+        )
+        return local.Command(
+            name,
+            create=script,
+            stdin=pulumi.get(connection, "private_key"),
+            triggers=[hashlib.sha256(listing.encode()).hexdigest()],
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=self._after),
         )

@@ -194,6 +194,11 @@ class KubernetesSpec(Section):
     api_keepalived: ApiKeepalived | None = Field(
         default=None, description="rke2: keepalived on the masters holds apiAddress."
     )
+    artifacts_dir: LocalPath | None = Field(
+        default=None,
+        description="rke2, air-gapped: a local directory with RKE2's install.sh, release tarball,"
+        " checksums and image archives, copied to every Kubernetes node.",
+    )
     kubeconfig: Secret | None = None
     kubeconfig_path: LocalPath | None = None
     containerd_runtime_path: str = Field(

@@ -87,7 +87,10 @@ def run_rules(sections: Mapping[str, Any], files: Files) -> list[Finding]:
 # defaults that only one mode reads are listed under that mode's optional keys.
 MODE_KEYS: dict[str, dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     "kubernetes": {
-        "rke2": (frozenset({"apiAddress"}), frozenset({"version", "apiKeepalived"})),
+        "rke2": (
+            frozenset({"apiAddress"}),
+            frozenset({"version", "apiKeepalived", "artifactsDir"}),
+        ),
         "existing": (
             frozenset(),
             frozenset({"kubeconfig", "kubeconfigPath", "containerdRuntimePath"}),

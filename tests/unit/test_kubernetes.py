@@ -1,0 +1,334 @@
+"""KubernetesCluster: RKE2's files, scripts and join order; the existing cluster's node check.
+
+RKE2 cannot be obtained offline, so this tier is what covers its install path: the rendered
+config.yaml, the step commands and the order the engine runs them in.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import shlex
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+from components import rke2_config
+from components.kubernetes import api_access
+from components.remote import SCRIPTS
+from tests.unit.conftest import Deployment, Registration, deploy, edited, is_secret, unwrap
+from tests.unit.test_config_rules import put
+from tests.unit.test_graph import depends_on
+
+LOCAL = "command:local:Command"
+CHECKER = SCRIPTS / "kubernetes" / "check-nodes.py"
+
+
+def rendered_params(step: Registration) -> dict[str, str]:
+    """The shell variables a step's command sets in front of its script (see remote.render)."""
+    _, _, text = shlex.split(unwrap(step.inputs["create"]))
+    header = text[: text.index("\n#")]  # every script starts with a comment
+    return dict(token.split("=", 1) for token in shlex.split(header))
+
+
+# --------------------------------------------------------------------------- RKE2 files
+
+
+def test_first_server_starts_the_cluster_with_the_api_address_in_its_certificate() -> None:
+    config = yaml.safe_load(
+        rke2_config.server_config(
+            node_name="rbd-1", node_ip="10.0.0.11", api_address="10.0.0.10", join_address=None
+        )
+    )
+    assert config == {
+        "node-name": "rbd-1",
+        "node-ip": "10.0.0.11",
+        "token-file": "/etc/rancher/rke2/cluster-token",
+        "tls-san": ["10.0.0.10"],
+        "write-kubeconfig-mode": "0600",
+    }
+
+
+def test_other_servers_register_with_the_first_on_the_supervisor_port() -> None:
+    config = yaml.safe_load(
+        rke2_config.server_config(
+            node_name="rbd-2",
+            node_ip="10.0.0.12",
+            api_address="k8s.example",
+            join_address="10.0.0.11",
+        )
+    )
+    assert config["server"] == "https://10.0.0.11:9345"
+    assert config["tls-san"] == ["k8s.example"]
+    assert "token" not in config
+
+
+def test_agents_register_through_the_api_address() -> None:
+    config = yaml.safe_load(
+        rke2_config.agent_config(node_name="rbd-4", node_ip="10.0.0.14", server_address="10.0.0.10")
+    )
+    assert config == {
+        "node-name": "rbd-4",
+        "node-ip": "10.0.0.14",
+        "token-file": "/etc/rancher/rke2/cluster-token",
+        "server": "https://10.0.0.10:9345",
+    }
+
+
+def test_join_order() -> None:
+    assert rke2_config.join_order(["a", "b", "c"]) == [("a", None), ("b", "a"), ("c", "a")]
+
+
+# --------------------------------------------------------------------------- RKE2 steps
+
+
+def _worker(config: dict[str, Any]) -> None:
+    config["nodes"].append({"name": "rbd-4", "address": "192.0.2.14", "roles": ["worker"]})
+
+
+@pytest.fixture
+def rke2(dev_config: dict[str, Any]) -> Deployment:
+    return deploy(edited(dev_config, _worker))
+
+
+def test_each_server_waits_for_the_previous_one(rke2: Deployment) -> None:
+    servers = [rke2.named(f"kubernetes-server-rbd-{i}") for i in (1, 2, 3)]
+    assert depends_on(rke2, servers[1], "kubernetes-server-rbd-1")
+    assert depends_on(rke2, servers[2], "kubernetes-server-rbd-2")
+    assert not depends_on(rke2, servers[0], "kubernetes-server-rbd-2")
+    agent = rke2.named("kubernetes-agent-rbd-4")
+    assert all(server.urn in agent.dependencies for server in servers)
+
+
+def test_server_commands(rke2: Deployment) -> None:
+    first = rendered_params(rke2.named("kubernetes-server-rbd-1"))
+    second = rendered_params(rke2.named("kubernetes-server-rbd-2"))
+    assert (first["ROLE"], first["JOIN_ADDRESS"], first["ARTIFACTS"]) == ("server", "", "")
+    # A joining server waits for the first one's /readyz before it starts.
+    assert second["JOIN_ADDRESS"] == "192.0.2.11"
+    assert yaml.safe_load(second["CONFIG"])["server"] == "https://192.0.2.11:9345"
+    assert yaml.safe_load(first["CONFIG"])["tls-san"] == ["192.0.2.20"]
+    agent = rendered_params(rke2.named("kubernetes-agent-rbd-4"))
+    assert (agent["ROLE"], agent["JOIN_ADDRESS"]) == ("agent", "192.0.2.20")
+
+
+def test_token_only_on_stdin(rke2: Deployment) -> None:
+    (token,) = [
+        r for r in rke2.of_type("random:index/randomPassword:RandomPassword") if "token" in r.name
+    ]
+    for name in ("kubernetes-server-rbd-1", "kubernetes-server-rbd-2", "kubernetes-agent-rbd-4"):
+        step = rke2.named(name)
+        assert is_secret(step.inputs["stdin"])
+        assert step.inputs["logging"] == "none"
+        assert token.name.replace("-", "") not in json.dumps(unwrap(step.inputs["create"]))
+
+
+def test_destroy_runs_the_uninstall_script(rke2: Deployment) -> None:
+    delete = unwrap(rke2.named("kubernetes-server-rbd-2").inputs["delete"])
+    assert "rke2-uninstall.sh" in delete
+
+
+def test_kubeconfig_is_a_secret_pointing_at_the_api_address(rke2: Deployment) -> None:
+    step = rke2.named("kubernetes-kubeconfig")
+    assert "API_ADDRESS=192.0.2.20" in unwrap(step.inputs["create"])
+    assert rke2.outputs["kubeconfig"].secret
+
+
+def test_air_gapped_artifacts_are_copied_before_rke2(
+    dev_config: dict[str, Any], tmp_path: Path
+) -> None:
+    (tmp_path / "install.sh").write_text("#!/bin/sh\n")
+    (tmp_path / "rke2.linux-amd64.tar.gz").write_bytes(b"x")
+    deployment = deploy(edited(dev_config, _worker, put("kubernetes.artifactsDir", str(tmp_path))))
+    uploads = {r.name: r for r in deployment.of_type(LOCAL) if "-artifacts-" in r.name}
+    assert sorted(uploads) == [f"kubernetes-artifacts-rbd-{i}" for i in (1, 2, 3, 4)]
+    upload = uploads["kubernetes-artifacts-rbd-2"]
+    create = unwrap(upload.inputs["create"])
+    assert f"tar -C {tmp_path} -cf - ." in create
+    assert "root@192.0.2.12" in create and rke2_config.ARTIFACTS_DIR in create
+    assert is_secret(upload.inputs["stdin"])  # the SSH key
+    server = deployment.named("kubernetes-server-rbd-2")
+    assert upload.urn in server.dependencies
+    assert rendered_params(server)["ARTIFACTS"] == rke2_config.ARTIFACTS_DIR
+
+
+def test_rke2_script_is_valid_shell() -> None:
+    for name in ("rke2", "rke2-delete"):
+        subprocess.run(["bash", "-n", str(SCRIPTS / "kubernetes" / f"{name}.sh")], check=True)
+
+
+# --------------------------------------------------------------------------- existing cluster
+
+
+CA, CERT, KEY = (base64.b64encode(text.encode()).decode() for text in ("ca", "cert", "key"))
+
+
+def test_api_access_from_inline_data() -> None:
+    kubeconfig = yaml.safe_dump(
+        {
+            "clusters": [
+                {
+                    "name": "c",
+                    "cluster": {"server": "https://k:6443", "certificate-authority-data": CA},
+                }
+            ],
+            "users": [
+                {"name": "u", "user": {"client-certificate-data": CERT, "client-key-data": KEY}}
+            ],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "x",
+        }
+    )
+    assert api_access(kubeconfig) == {
+        "server": "https://k:6443",
+        "insecure": False,
+        "ca": CA,
+        "cert": CERT,
+        "key": KEY,
+        "token": None,
+    }
+
+
+def test_api_access_from_files_and_token(tmp_path: Path) -> None:
+    (tmp_path / "ca.crt").write_text("ca")
+    (tmp_path / "token").write_text("t0ken\n")
+    kubeconfig = yaml.safe_dump(
+        {
+            "clusters": [
+                {
+                    "name": "c",
+                    "cluster": {
+                        "server": "https://k",
+                        "certificate-authority": str(tmp_path / "ca.crt"),
+                    },
+                }
+            ],
+            "users": [{"name": "u", "user": {"tokenFile": str(tmp_path / "token")}}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "x",
+        }
+    )
+    access = api_access(kubeconfig)
+    assert (access["ca"], access["token"], access["cert"]) == (CA, "t0ken", None)
+
+
+@pytest.fixture
+def existing(dev_config: dict[str, Any], tmp_path: Path) -> Deployment:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [{"name": "c", "cluster": {"server": "https://198.18.0.1:6443"}}],
+                "users": [{"name": "u", "user": {"token": "s3cret-token"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    return deploy(
+        edited(
+            dev_config, put("kubernetes", {"mode": "existing", "kubeconfigPath": str(kubeconfig)})
+        )
+    )
+
+
+def test_existing_cluster_is_checked_before_anything_uses_it(existing: Deployment) -> None:
+    check = existing.named("kubernetes-nodes-check")
+    assert json.loads(unwrap(check.inputs["create"])) == ["rbd-1", "rbd-2", "rbd-3"]
+    assert is_secret(check.inputs["stdin"])
+    assert json.loads(unwrap(check.inputs["stdin"]))["token"] == "s3cret-token"
+    assert "s3cret-token" not in json.dumps(check.inputs["create"])
+    (provider,) = existing.of_type("pulumi:providers:kubernetes")
+    assert check.urn in provider.dependencies
+
+
+class _FakeApi(http.server.BaseHTTPRequestHandler):
+    nodes: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        assert self.headers["Authorization"] == "Bearer t"
+        body = (
+            {"gitVersion": "v1.36.1"}
+            if self.path == "/version"
+            else {"items": [{"metadata": {"name": n}} for n in self.nodes], "metadata": {}}
+        )
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_api() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _check(server: str, wanted: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CHECKER.read_text(), json.dumps(wanted)],
+        input=json.dumps({"server": server, "token": "t"}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_check_passes_when_every_node_exists(fake_api: str) -> None:
+    _FakeApi.nodes = ["node1", "node2", "node3"]
+    result = _check(fake_api, ["node1", "node3"])
+    assert result.returncode == 0, result.stderr
+    assert "v1.36.1" in result.stdout
+
+
+def test_check_names_every_missing_node_in_one_error(fake_api: str) -> None:
+    _FakeApi.nodes = ["node1"]
+    result = _check(fake_api, ["node1", "node2", "node3"])
+    assert result.returncode == 1
+    assert "has no node named node2, node3 (it has: node1)" in result.stderr
+
+
+def test_check_reports_an_api_that_does_not_answer() -> None:
+    result = _check("http://127.0.0.1:9", ["node1"])
+    assert result.returncode == 1
+    assert "does not answer" in result.stderr
+
+
+# --------------------------------------------------------------------------- node annotations
+
+
+def test_gateway_and_build_nodes_are_annotated_before_the_release(
+    dev_config: dict[str, Any],
+) -> None:
+    config = edited(
+        dev_config,
+        put("nodes[1].roles", ["master", "gateway", "mysql"]),
+        put("nodes[2].roles", ["master", "build", "registry"]),
+    )
+    deployment = deploy(config)
+    patches = {
+        unwrap(r.inputs["metadata"])["name"]: unwrap(r.inputs["metadata"])["annotations"]
+        for r in deployment.of_type("kubernetes:core/v1:NodePatch")
+    }
+    assert patches == {
+        "rbd-1": {"rainbond.io/gateway-node": "true", "rainbond.io/chaos-node": "true"},
+        "rbd-2": {"rainbond.io/gateway-node": "true"},
+        "rbd-3": {"rainbond.io/chaos-node": "true"},
+    }
+    (release,) = deployment.of_type("kubernetes:helm.sh/v3:Release")
+    for patch in deployment.of_type("kubernetes:core/v1:NodePatch"):
+        assert patch.urn in release.dependencies
