@@ -79,3 +79,8 @@ lab-test: venv toolchain lab-up
 
 .PHONY: test
 test: lint unit e2e-offline lab-test
+
+# Benchmarks write bench/REPORT.md; they are measurements, not pass/fail tests.
+.PHONY: bench
+bench: venv toolchain
+	$(TOOLCHAIN_ENV) && unshare --net bash -c 'ip link set lo up && $(PY) bench/report.py'

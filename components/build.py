@@ -1,6 +1,12 @@
-"""The nodes rbd-chaos builds on, with their cache and data directories prepared."""
+"""The nodes rbd-chaos builds on, with their cache and data directories prepared.
+
+rbd-chaos runs on the nodes named in the release's `nodesForChaos` (`names`); the release also
+annotates them `rainbond.io/chaos-node: "true"` once the cluster exists (see `release.py`).
+"""
 
 from __future__ import annotations
+
+import functools
 
 import pulumi
 
@@ -12,6 +18,12 @@ from .remote import Remote
 # rbd-chaos mounts these host paths (operator controllers/handler/chaos.go).
 CACHE_DIR = "/opt/rainbond/cache"
 DATA_DIR = "/opt/rainbond/grdata"
+
+
+def spinning_dirs(stdout: str) -> list[str]:
+    """The directories prepare.sh found on a rotational disk."""
+    found = (line.split("\t") for line in stdout.splitlines() if line.startswith("rotational\t"))
+    return [fields[1] for fields in found if fields[2:] == ["1"]]
 
 
 class BuildNodes(pulumi.ComponentResource):
@@ -28,7 +40,7 @@ class BuildNodes(pulumi.ComponentResource):
         super().__init__("rainbond-ha:build:BuildNodes", name, None, opts)
         members = spec.with_role(Role.BUILD)
         for node in members:
-            steps.step(
+            step = steps.step(
                 f"{name}-{node.name}",
                 node,
                 "build",
@@ -36,6 +48,16 @@ class BuildNodes(pulumi.ComponentResource):
                 parent=self,
                 params={"CACHE_DIR": CACHE_DIR, "DATA_DIR": DATA_DIR},
             )
+            step.stdout.apply(functools.partial(self._warn, node.name))
         self.nodes = pulumi.Output.from_input([k8s_node(node) for node in members])
         self.names = pulumi.Output.from_input([node.name for node in members])
         self.register_outputs({"nodes": self.nodes, "names": self.names})
+
+    def _warn(self, node_name: str, stdout: str) -> None:
+        spinning = spinning_dirs(stdout)
+        if spinning:
+            pulumi.log.warn(
+                f"build node {node_name}: {', '.join(spinning)} on a rotational disk;"
+                " builds are much faster on an SSD",
+                resource=self,
+            )

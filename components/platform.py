@@ -25,6 +25,7 @@ class RainbondPlatform(pulumi.ComponentResource):
     gateway_vip: pulumi.Output[str]
     api_endpoint: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
+    preflight: pulumi.Output[dict[str, Any]]
     # Plain dicts of outputs, so a stack output hides the password and shows the rest.
     database: dict[str, pulumi.Input[Any]]
     registry: dict[str, pulumi.Input[Any]]
@@ -58,6 +59,7 @@ class RainbondPlatform(pulumi.ComponentResource):
         self.gateway_vip = gateway.vip
         self.api_endpoint = kubernetes.api_endpoint
         self.kubeconfig = kubernetes.kubeconfig
+        self.preflight = preflight.results
         self.registry = {
             "mode": spec.registry.mode,
             "domain": registry.domain,
@@ -78,5 +80,6 @@ class RainbondPlatform(pulumi.ComponentResource):
                 "kubeconfig": self.kubeconfig,
                 "database": self.database,
                 "registry": self.registry,
+                "preflight": self.preflight,
             }
         )

@@ -1,21 +1,36 @@
-"""Facts and checks on every node before anything on a node is changed."""
+"""Facts and checks on every node before anything on a node is changed.
+
+Each node reports its facts in parallel (read-only); the local clock is read right after each
+node's facts for the clock check; then the program compares the facts with the configuration and
+across nodes (`preflight_checks`). The verdict prints a table in the log and becomes the stack
+output `preflight`. Every error stops the deploy: the `<name>-passed` resource takes the verdict
+as input, so it is never created when a check fails, and every step that changes a node waits for
+this component, that resource included.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import shlex
+from typing import Any
+
 import pulumi
+from pulumi_command import local
 
-from config import ClusterSpec, Role
+from config import ClusterSpec
 
+from . import preflight_checks as checks
 from .remote import Remote
 
-# Host ports Rainbond's gateway binds (hostNetwork): HTTP, HTTPS, websocket, console, API, health.
-GATEWAY_PORTS = (80, 443, 6060, 7070, 8443, 8889)
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class Preflight(pulumi.ComponentResource):
     """Every step that changes a node depends on this component (see `Remote.after`)."""
 
-    facts: dict[str, pulumi.Output[str]]
+    results: pulumi.Output[dict[str, Any]]
 
     def __init__(
         self,
@@ -25,23 +40,64 @@ class Preflight(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("rainbond-ha:preflight:Preflight", name, None, opts)
-        checks = spec.preflight
-        self.facts = {}
-        for node in spec.nodes:
-            ports = node.has(Role.GATEWAY) and checks.check_ports
+        facts: dict[str, pulumi.Output[str]] = {}
+        local_epochs: dict[str, pulumi.Output[str]] = {}
+        urns: dict[str, pulumi.Output[str]] = {}
+        for node_name, node_plan in checks.plan(spec).items():
             step = remote.step(
-                f"{name}-{node.name}",
-                node,
+                f"{name}-{node_name}",
+                node_plan.node,
                 "preflight",
                 "check",
                 parent=self,
                 changes_node=False,
                 params={
-                    "NODE_NAME": node.name,
-                    "MIN_MEMORY_MIB": str(checks.min_memory_mib),
-                    "MIN_DISK_GIB": str(checks.min_disk_gib),
-                    "FREE_PORTS": " ".join(map(str, GATEWAY_PORTS)) if ports else "",
+                    "NODE_NAME": node_name,
+                    "DISK_PATHS": " ".join(node_plan.disk_paths),
+                    "PORTS": " ".join(map(str, node_plan.ports)),
                 },
             )
-            self.facts[node.name] = step.stdout
-        self.register_outputs({"facts": self.facts})
+            # Taken again exactly when the node's facts are, so both times stay a pair.
+            clock = local.Command(
+                f"{name}-{node_name}-clock",
+                create="date +%s",
+                triggers=[step.stdout.apply(_digest)],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            facts[node_name], local_epochs[node_name], urns[node_name] = (
+                step.stdout,
+                clock.stdout,
+                step.urn,
+            )
+        findings = pulumi.Output.all(
+            pulumi.Output.all(**facts), pulumi.Output.all(**local_epochs), pulumi.Output.all(**urns)
+        ).apply(lambda values: self._verdict(spec, *values))
+        self.results = findings.apply(checks.results)
+        local.Command(
+            f"{name}-passed",
+            create=findings.apply(lambda found: f"echo {shlex.quote(checks.summary(found))}"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"results": self.results})
+
+    def _verdict(
+        self,
+        spec: ClusterSpec,
+        facts: dict[str, str],
+        local_epochs: dict[str, str],
+        urns: dict[str, str],
+    ) -> list[checks.Finding]:
+        findings = checks.evaluate(
+            spec,
+            {node: checks.parse_facts(text) for node, text in facts.items()},
+            {node: int(epoch) for node, epoch in local_epochs.items()},
+        )
+        pulumi.log.info("preflight:\n" + checks.table(findings), resource=self)
+        for finding in findings:
+            if finding.level == checks.Level.WARNING:
+                pulumi.log.warn(
+                    f"preflight {finding.node} {finding.check}: {finding.detail}", resource=self
+                )
+        if checks.errors(findings):
+            raise pulumi.RunError(checks.failure(findings, urns))
+        return findings

@@ -274,11 +274,29 @@ class RainbondSpec(Section):
         return self.chart.startswith(_URL_SCHEMES)
 
 
+class PreflightCheck(StrEnum):
+    """The checks preflight runs on every node; `preflight.skip` names the ones to leave out."""
+
+    SUDO = "sudo"
+    OS = "os"
+    ARCH = "arch"
+    KERNEL = "kernel"
+    HOSTNAME = "hostname"
+    UNIQUE_HOSTNAME = "unique-hostname"
+    MACHINE_ID = "machine-id"
+    CLOCK = "clock"
+    SWAP = "swap"
+    MEMORY = "memory"
+    DISK = "disk"
+    PORTS = "ports"
+    VRRP = "vrrp"
+
+
 class PreflightSpec(Section):
     min_memory_mib: Annotated[int, Field(ge=0)] = 4096
     min_disk_gib: Annotated[int, Field(ge=0)] = 40
-    check_ports: bool = Field(
-        default=True, description="Require the gateway ports to be free on gateway nodes."
+    skip: list[PreflightCheck] = Field(
+        default_factory=list, description="Checks to leave out, for operators who know why."
     )
 
 

@@ -6,6 +6,7 @@ registration (type, parent, dependencies, inputs) and the stack outputs with the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import runpy
 from collections.abc import Callable, Iterator
@@ -44,6 +45,30 @@ def fake_password(name: str, length: int) -> str:
     return (name.replace("-", "") * length)[:length]
 
 
+FAKE_EPOCH = "1700000000"
+
+
+def fake_preflight_facts(node: str) -> str:
+    """A healthy Debian 12 node as scripts/preflight/check.sh reports it."""
+    facts = {
+        "user": "root",
+        "sudo": "root",
+        "hostname": node,
+        "machine_id": hashlib.md5(node.encode()).hexdigest(),
+        "os_id": "debian",
+        "os_version_id": "12",
+        "os_name": "Debian GNU/Linux 12 (bookworm)",
+        "arch": "x86_64",
+        "kernel": "6.1.0-18-amd64",
+        "mem_kib": str(16 << 20),
+        "swap_kib": "0",
+        "firewall_tools": "no",
+        "epoch": FAKE_EPOCH,
+    }
+    disks = [f"disk\t{path}\t{path}\t{100 << 20}" for path in ("/opt/rainbond", "/var/lib/rancher")]
+    return "\n".join([*(f"{name}\t{value}" for name, value in facts.items()), *disks])
+
+
 class Mocks(pulumi.runtime.Mocks):
     """Fabricates what providers would compute: passwords, command output, release status."""
 
@@ -53,6 +78,10 @@ class Mocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = fake_password(args.name, int(args.inputs["length"]))
+        elif args.typ == "command:remote:Command" and args.name.startswith("preflight-"):
+            state["stdout"] = fake_preflight_facts(args.name.removeprefix("preflight-"))
+        elif args.typ == "command:local:Command" and args.name.endswith("-clock"):
+            state["stdout"] = FAKE_EPOCH
         elif args.typ == "command:remote:Command":
             kubeconfig = args.name.endswith("-kubeconfig")
             state["stdout"] = FAKE_KUBECONFIG if kubeconfig else f"{args.name}: ok\n"

@@ -1,3 +1,14 @@
-# Placeholder: leaves build caches in place until the real step knows what is safe to remove.
+# Removes the rbd-chaos directories, and /opt/rainbond above them, only where they are empty:
+# build caches and grdata hold users' data, so a directory with anything in it stays.
+# Parameters: CACHE_DIR, DATA_DIR.
 set -euo pipefail
-echo "would remove ${CACHE_DIR}"
+
+for dir in "${CACHE_DIR}" "${DATA_DIR}" "$(dirname "${CACHE_DIR}")"; do
+  if [ ! -d "${dir}" ]; then
+    continue
+  elif rmdir "${dir}" 2>/dev/null; then
+    echo "build: removed ${dir}"
+  else
+    echo "build: kept ${dir}: not empty"
+  fi
+done

@@ -28,6 +28,7 @@ def main() -> None:
         return
     remote = Remote.for_cluster(spec)
     preflight = Preflight("preflight", spec, remote)
+    pulumi.export("preflight", preflight.results)
     steps = remote.after(preflight)
     if {"gateway", "registry"} & wanted:
         gateway = GatewayVip("gateway", spec, steps)
