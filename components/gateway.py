@@ -36,6 +36,7 @@ class GatewayVip(pulumi.ComponentResource):
                 router_id=gateway.virtual_router_id,
                 steps=steps,
                 parent=self,
+                check_ports=gateway.check_ports,
             )
         self.vip = pulumi.Output.from_input(gateway.ingress_address)
         self.nodes = pulumi.Output.from_input([k8s_node(node) for node in members])

@@ -10,6 +10,7 @@ from pulumi_command import remote
 
 from config import Node
 
+from . import keepalived_config as files
 from .passwords import generated_password
 from .remote import Remote
 
@@ -18,6 +19,10 @@ _FIRST_PRIORITY = 100
 _OTHER_PRIORITY = 50
 # VRRP's PASS authentication uses at most 8 characters.
 _AUTH_LENGTH = 8
+# arping counts the nodes answering for the VIP, which is how a step knows exactly one holds it.
+_PACKAGES = "keepalived iputils-arping"
+# A fresh pair elects a holder within about 4 s (3 missed adverts plus skew).
+_HOLDER_WAIT_SECONDS = 60
 
 
 def keepalived_vip(
@@ -30,26 +35,59 @@ def keepalived_vip(
     router_id: int,
     steps: Remote,
     parent: pulumi.Resource,
+    check_ports: Sequence[int] = (),
 ) -> list[remote.Command]:
-    """One step per node; `instance` names the keepalived config so instances can share a node."""
+    """One step per node; each is done when exactly one node of the group holds the VIP.
+
+    `instance` names the instance's files, so instances can share a node. With `check_ports`
+    the VIP leaves a node whose local service stops accepting them, once it has accepted them
+    (keepalived_config.check_script).
+    """
     auth = generated_password(f"{name}-auth", parent, _AUTH_LENGTH)
-    return [
-        steps.step(
-            f"{name}-{node.name}",
-            node,
-            "keepalived",
-            "vip",
-            parent=parent,
-            params={
-                "INSTANCE": instance,
-                "VIP": str(vip),
-                "INTERFACE": interface,
-                "ROUTER_ID": str(router_id),
-                "PRIORITY": str(_FIRST_PRIORITY if index == 0 else _OTHER_PRIORITY),
-                "SOURCE_ADDRESS": str(node.internal_address),
-                "PEERS": " ".join(str(n.internal_address) for n in nodes if n is not node),
-            },
-            stdin=auth,
+    commands = []
+    for index, node in enumerate(nodes):
+        spec = files.Instance(
+            name=instance,
+            interface=interface,
+            router_id=router_id,
+            priority=_FIRST_PRIORITY if index == 0 else _OTHER_PRIORITY,
+            vip=vip,
+            source=node.internal_address,
+            peers=tuple(n.internal_address for n in nodes if n is not node),
+            check_ports=tuple(check_ports),
         )
-        for index, node in enumerate(nodes)
-    ]
+        commands.append(
+            steps.step(
+                f"{name}-{node.name}",
+                node,
+                "keepalived",
+                "vip",
+                parent=parent,
+                params=node_params(spec),
+                stdin=auth,
+            )
+        )
+    return commands
+
+
+def node_params(spec: files.Instance) -> dict[str, str]:
+    """What the node step needs: the instance's rendered files and where they go."""
+    return {
+        "INSTANCE": spec.name,
+        "INTERFACE": spec.interface,
+        "VIP_ADDRESS": str(spec.vip.ip),
+        "SOURCE_ADDRESS": str(spec.source),
+        "PACKAGES": _PACKAGES,
+        "WAIT_SECONDS": str(_HOLDER_WAIT_SECONDS),
+        "MAIN_PATH": files.MAIN_PATH,
+        "MAIN_TEXT": files.main_config(),
+        "MANAGED_MARK": files.MANAGED_MARK,
+        "CONFIG_DIR": files.CONFIG_DIR,
+        "STATE_DIR": files.STATE_DIR,
+        "INSTANCE_PATH": spec.path,
+        "INSTANCE_TEXT": files.instance_config(spec),
+        "AUTH_PLACEHOLDER": files.AUTH_PLACEHOLDER,
+        "CHECK_PATH": spec.check_path,
+        "CHECK_TEXT": files.check_script(spec) if spec.check_ports else "",
+        "ARMED_PATH": spec.armed_path,
+    }

@@ -220,6 +220,12 @@ class GatewaySpec(Section):
     )
     interface: str | None = None
     virtual_router_id: RouterId | None = None
+    check_ports: tuple[Port, ...] = Field(
+        default=(80, 443),
+        min_length=1,
+        description="keepalived: TCP ports the local gateway must accept (on 127.0.0.1) for its"
+        " node to keep the VIP, once they have answered there.",
+    )
     address: IPv4Address | None = Field(
         default=None, description="external: the load balancer in front of the gateway nodes."
     )

@@ -97,7 +97,10 @@ MODE_KEYS: dict[str, dict[str, tuple[frozenset[str], frozenset[str]]]] = {
         ),
     },
     "gateway": {
-        "keepalived": (frozenset({"vip", "interface", "virtualRouterId"}), frozenset()),
+        "keepalived": (
+            frozenset({"vip", "interface", "virtualRouterId"}),
+            frozenset({"checkPorts"}),
+        ),
         "external": (frozenset({"address"}), frozenset()),
     },
     "registry": {
