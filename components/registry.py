@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+
 import pulumi
 
 from config import ClusterSpec, Role
+from config.model import RegistrySpec
 
-from .passwords import generated_password
+from . import registry_config as files
+from .passwords import generated_login, generated_password
 from .remote import Remote
 
-# Rainbond's own registry (rbd-hub) answers as goodrain.me behind the gateway.
-BUILTIN_DOMAIN = "goodrain.me"
 BUILTIN_USER = "admin"
 MANAGED_USER = "rainbond"
+STATE_DIR = "/var/lib/rainbond-ha/registry"
+
+
+@dataclass(frozen=True)
+class Served:
+    """What nodes need to reach a registry, and the steps that must finish first."""
+
+    endpoint: files.Endpoint
+    username: str
+    password: pulumi.Output[str]
+    ca_pem: pulumi.Output[str]
+    names: dict[str, str]
+    ready: list[pulumi.Resource]
 
 
 class ImageRegistry(pulumi.ComponentResource):
@@ -35,53 +51,25 @@ class ImageRegistry(pulumi.ComponentResource):
         super().__init__("rainbond-ha:registry:ImageRegistry", name, None, opts)
         registry = spec.registry
         self.builtin = registry.mode == "builtin"
-        if registry.mode == "external":
-            assert registry.domain and registry.username and registry.password  # validated
-            domain, username = registry.domain, registry.username
-            password = pulumi.Output.secret(registry.password.get_secret_value())
+        if registry.mode == "managed":
+            served = _managed(name, spec, steps, self)
+        elif registry.mode == "external":
+            served = _external(name, spec, steps, self)
         else:
-            password = generated_password(f"{name}-password", self)
-        server: list[pulumi.Resource] = []
-        if registry.mode == "builtin":
-            domain, username = BUILTIN_DOMAIN, BUILTIN_USER
-        elif registry.mode == "managed":
-            host = spec.with_role(Role.REGISTRY)[0]
-            domain = registry.domain or f"{host.internal_address}:{registry.port}"
-            username = registry.username or MANAGED_USER
-            server.append(
-                steps.step(
-                    f"{name}-server",
-                    host,
-                    "registry",
-                    "server",
-                    parent=self,
-                    params={"PORT": str(registry.port), "USERNAME": username},
-                    stdin=password,
-                )
+            # rbd-hub answers as goodrain.me behind the gateway, over http or unverified https.
+            served = Served(
+                endpoint=files.Endpoint(files.GOODRAIN_ME, insecure=True),
+                username=BUILTIN_USER,
+                password=generated_password(f"{name}-password", self),
+                ca_pem=pulumi.Output.from_input(""),
+                names={},
+                ready=[],
             )
-        # Rainbond's builtin hub and the managed registry speak plain HTTP.
-        insecure = registry.insecure or registry.mode != "external"
-        for node in spec.nodes:
-            steps.step(
-                f"{name}-trust-{node.name}",
-                node,
-                "registry",
-                "trust",
-                parent=self,
-                params={
-                    "DOMAIN": domain,
-                    "USERNAME": username,
-                    "INSECURE": "true" if insecure else "false",
-                    # goodrain.me must follow the VIP, not one gateway node (rainbond#866).
-                    "VIP": vip,
-                },
-                stdin=password,
-                depends_on=server,
-            )
-        self.domain = pulumi.Output.from_input(domain)
+        _trust_everywhere(name, spec, served, vip, steps, self)
+        self.domain = pulumi.Output.from_input(served.endpoint.domain)
         self.namespace = pulumi.Output.from_input("" if self.builtin else registry.namespace)
-        self.username = pulumi.Output.from_input(username)
-        self.password = password
+        self.username = pulumi.Output.from_input(served.username)
+        self.password = served.password
         self.register_outputs(
             {
                 "domain": self.domain,
@@ -89,4 +77,149 @@ class ImageRegistry(pulumi.ComponentResource):
                 "username": self.username,
                 "password": self.password,
             }
+        )
+
+
+def _managed(name: str, spec: ClusterSpec, steps: Remote, parent: pulumi.Resource) -> Served:
+    """A CA and a certificate made on the registry node, then the registry serving with them."""
+    registry = spec.registry
+    node = spec.with_role(Role.REGISTRY)[0]
+    domain = registry.domain or f"{node.internal_address}:{registry.port}"
+    username = registry.username or MANAGED_USER
+    tls = steps.step(
+        f"{name}-tls",
+        node,
+        "registry",
+        "tls",
+        parent=parent,
+        params={
+            "TLS_DIR": files.TLS_DIR,
+            "SANS": files.subject_alt_names(domain, node.internal_address),
+        },
+    )
+    ca_pem = tls.stdout.apply(lambda out: out.strip())
+    password, bcrypt_hash = generated_login(f"{name}-password", parent)
+    http_secret = generated_password(f"{name}-http-secret", parent)
+    config = http_secret.apply(
+        lambda secret: files.registry_config(
+            port=registry.port, storage=_storage(registry), http_secret=secret
+        )
+    )
+    stdin = pulumi.Output.all(password, bcrypt_hash, config).apply(
+        lambda parts: f"{parts[0]}\n{files.htpasswd_line(username, parts[1])}{parts[2]}"
+    )
+    server = steps.step(
+        f"{name}-server",
+        node,
+        "registry",
+        "server",
+        parent=parent,
+        params={
+            "PORT": str(registry.port),
+            "DOMAIN": domain,
+            "USERNAME": username,
+            "CONFIG_DIR": files.CONFIG_DIR,
+            "TLS_DIR": files.TLS_DIR,
+            "STATE_DIR": STATE_DIR,
+            "DATA_DIR": files.DATA_DIR,
+            "DELETE_DATA": "true" if registry.delete_data_on_destroy else "false",
+            "CA_SHA256": ca_pem.apply(lambda pem: hashlib.sha256(pem.encode()).hexdigest()),
+        },
+        stdin=stdin,
+        depends_on=[tls],
+    )
+    host, _ = files.split_domain(domain)
+    return Served(
+        endpoint=files.Endpoint(domain, ca_file=files.CA_FILE),
+        username=username,
+        password=password,
+        ca_pem=ca_pem,
+        # A name rather than an address: it must lead to the registry node on every node.
+        names={} if files.is_ip(host) else {host: str(node.internal_address)},
+        ready=[server],
+    )
+
+
+def _storage(registry: RegistrySpec) -> files.Filesystem | files.S3:
+    if registry.s3 is None:
+        return files.Filesystem()
+    s3 = registry.s3
+    return files.S3(
+        bucket=s3.bucket,
+        region=s3.region,
+        access_key=s3.access_key,
+        secret_key=s3.secret_key.get_secret_value(),
+        region_endpoint=s3.region_endpoint,
+        root_directory=s3.root_directory,
+    )
+
+
+def _external(name: str, spec: ClusterSpec, steps: Remote, parent: pulumi.Resource) -> Served:
+    """A registry someone else runs: checked from the first node before anything trusts it."""
+    registry = spec.registry
+    assert registry.domain and registry.username and registry.password  # validated
+    password = pulumi.Output.secret(registry.password.get_secret_value())
+    check = steps.step(
+        f"{name}-check",
+        spec.nodes[0],
+        "registry",
+        "check",
+        parent=parent,
+        params={
+            "DOMAIN": registry.domain,
+            "USERNAME": registry.username,
+            "INSECURE": "true" if registry.insecure else "false",
+        },
+        stdin=password,
+        changes_node=False,
+    )
+    return Served(
+        endpoint=files.Endpoint(registry.domain, insecure=registry.insecure),
+        username=registry.username,
+        password=password,
+        ca_pem=pulumi.Output.from_input(""),
+        names={},
+        ready=[check],
+    )
+
+
+def _trust_everywhere(
+    name: str,
+    spec: ClusterSpec,
+    served: Served,
+    vip: pulumi.Output[str],
+    steps: Remote,
+    parent: pulumi.Resource,
+) -> None:
+    rke2 = spec.kubernetes.mode == "rke2"
+    # RKE2's registries.yaml carries the password, so it travels on stdin.
+    registries = (
+        served.password.apply(
+            lambda password: files.rke2_registries(served.endpoint, served.username, password)
+        )
+        if rke2
+        else None
+    )
+    # goodrain.me follows the VIP, not one gateway node (rainbond#866).
+    hosts_lines = vip.apply(
+        lambda address: files.hosts_entries({files.GOODRAIN_ME: address, **served.names})
+    )
+    for node in spec.nodes:
+        steps.step(
+            f"{name}-trust-{node.name}",
+            node,
+            "registry",
+            "trust",
+            parent=parent,
+            params={
+                "DOMAIN": served.endpoint.domain,
+                "CERTS_D": files.CERTS_D,
+                "HOSTS_TOML": files.hosts_toml(served.endpoint),
+                "HOSTS_LINES": hosts_lines,
+                "CA_FILE": files.CA_FILE,
+                "CA_PEM": served.ca_pem,
+                "RKE2_REGISTRIES": files.RKE2_REGISTRIES if registries is not None else "",
+            },
+            stdin=registries,
+            depends_on=served.ready,
         )

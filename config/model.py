@@ -238,6 +238,19 @@ class GatewaySpec(Section):
         return str(address)
 
 
+class RegistryS3(Section):
+    """An S3-compatible bucket for the managed registry's images, instead of the node's disk."""
+
+    bucket: str = Field(min_length=1)
+    region: str = Field(min_length=1)
+    region_endpoint: str | None = Field(
+        default=None, description="The endpoint URL of an S3-compatible service (MinIO, Ceph)."
+    )
+    access_key: str = Field(min_length=1)
+    secret_key: Secret
+    root_directory: str = "/"
+
+
 class RegistrySpec(Section):
     mode: Literal["builtin", "external", "managed"]
     domain: str | None = None
@@ -248,6 +261,10 @@ class RegistrySpec(Section):
         default=False, description="external: the registry speaks plain HTTP or has no trusted CA."
     )
     port: Port = Field(default=5000, description="managed: the port the registry listens on.")
+    s3: RegistryS3 | None = None
+    delete_data_on_destroy: bool = Field(
+        default=False, description="managed: `pulumi destroy` also deletes the images on disk."
+    )
 
 
 class DatabaseSpec(Section):

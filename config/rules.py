@@ -109,7 +109,10 @@ MODE_KEYS: dict[str, dict[str, tuple[frozenset[str], frozenset[str]]]] = {
             frozenset({"domain", "username", "password"}),
             frozenset({"namespace", "insecure"}),
         ),
-        "managed": (frozenset(), frozenset({"domain", "namespace", "username", "port"})),
+        "managed": (
+            frozenset(),
+            frozenset({"domain", "namespace", "username", "port", "s3", "deleteDataOnDestroy"}),
+        ),
     },
     "database": {
         "builtin": (frozenset(), frozenset()),

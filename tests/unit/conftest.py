@@ -45,6 +45,11 @@ def fake_password(name: str, length: int) -> str:
     return (name.replace("-", "") * length)[:length]
 
 
+def fake_bcrypt(password: str) -> str:
+    """Shaped like a bcrypt hash and traceable to its password; not a real hash."""
+    return f"$2a$10$fake{password}"
+
+
 FAKE_EPOCH = "1700000000"
 
 
@@ -78,6 +83,7 @@ class Mocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = fake_password(args.name, int(args.inputs["length"]))
+            state["bcryptHash"] = fake_bcrypt(state["result"])
         elif args.typ == "command:remote:Command" and args.name.startswith("preflight-"):
             state["stdout"] = fake_preflight_facts(args.name.removeprefix("preflight-"))
         elif args.typ == "command:local:Command" and args.name.endswith("-clock"):

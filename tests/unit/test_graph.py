@@ -44,7 +44,9 @@ def test_dev_steps(dev: Deployment) -> None:
     assert steps(dev, "preflight") == [f"preflight-{n}" for n in nodes]
     assert steps(dev, "gateway") == ["gateway-keepalived-rbd-1", "gateway-keepalived-rbd-2"]
     assert steps(dev, "build") == ["build-rbd-1", "build-rbd-2"]
-    assert steps(dev, "registry") == ["registry-server"] + [f"registry-trust-{n}" for n in nodes]
+    assert steps(dev, "registry") == ["registry-server", "registry-tls"] + [
+        f"registry-trust-{n}" for n in nodes
+    ]
     assert steps(dev, "database") == ["database-replica", "database-source"]
     assert steps(dev, "kubernetes") == sorted(
         [f"kubernetes-api-vip-{n}" for n in nodes]

@@ -34,6 +34,7 @@ def test_every_generated_password(dev: Deployment) -> None:
         "gateway-keepalived-auth",
         "kubernetes-api-vip-auth",
         "kubernetes-token",
+        "registry-http-secret",
         "registry-password",
     ]
     lengths = {

@@ -1,3 +1,33 @@
-# Placeholder: removes the registry service; image data is kept.
+# Removes the registry service and what the server step installed. Images stay unless
+# DELETE_DATA=true, and only where this program installed the package.
+# Params: as server.sh, plus DELETE_DATA, DATA_DIR.
 set -euo pipefail
-echo "would stop and remove docker-registry on port ${PORT}"
+export DEBIAN_FRONTEND=noninteractive
+UNIT=docker-registry.service
+if [ -e "${STATE_DIR}/installed-package" ]; then
+    echo "registry: removing docker-registry"
+    systemctl stop "${UNIT}" 2>/dev/null || true
+    apt-get -o DPkg::Lock::Timeout=300 -y purge docker-registry >/dev/null
+    systemctl unmask --runtime "${UNIT}" >/dev/null 2>&1 || true
+    rm -f "${CONFIG_DIR}/htpasswd"
+    if [ "${DELETE_DATA}" = true ]; then
+        echo "registry: deleting the images in ${DATA_DIR}"
+        rm -rf "${DATA_DIR}"
+        userdel docker-registry 2>/dev/null || true
+        groupdel docker-registry 2>/dev/null || true
+    else
+        echo "registry: images kept in ${DATA_DIR}"
+    fi
+elif [ -e "${STATE_DIR}/config.yml.orig" ]; then
+    echo "registry: restoring the docker-registry configuration found before"
+    cp -p "${STATE_DIR}/config.yml.orig" "${CONFIG_DIR}/config.yml"
+    rm -f "${CONFIG_DIR}/htpasswd"
+    if [ "$(cat "${STATE_DIR}/enabled.orig" 2>/dev/null)" = enabled ]; then
+        systemctl restart "${UNIT}" || true
+    else
+        systemctl disable --now "${UNIT}" >/dev/null 2>&1 || true
+    fi
+fi
+rm -rf "${STATE_DIR}"
+rmdir --ignore-fail-on-non-empty "$(dirname "${STATE_DIR}")" 2>/dev/null || true
+echo "registry: server removed"

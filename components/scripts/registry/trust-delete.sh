@@ -1,3 +1,25 @@
-# Placeholder: removes the registry trust and the goodrain.me entry.
+# Undoes trust.sh: the CA, hosts.toml, registries.yaml and the /etc/hosts block.
+# Params: as trust.sh.
 set -euo pipefail
-echo "would remove /etc/containerd/certs.d/${DOMAIN} and the goodrain.me line for ${VIP}"
+BEGIN="# BEGIN rainbond-ha registry"
+END="# END rainbond-ha registry"
+if [ -n "${CA_PEM}" ] && [ -e "${CA_FILE}" ]; then
+    rm -f "${CA_FILE}"
+    if command -v update-ca-certificates >/dev/null; then
+        update-ca-certificates --fresh >/dev/null 2>&1
+    fi
+fi
+rm -f "${CERTS_D}/${DOMAIN}/hosts.toml"
+for dir in "${CERTS_D}/${DOMAIN}" "${CERTS_D}" "$(dirname "${CERTS_D}")"; do
+    rmdir --ignore-fail-on-non-empty "${dir}" 2>/dev/null || true
+done
+if [ -n "${RKE2_REGISTRIES}" ]; then
+    rm -f "${RKE2_REGISTRIES}"
+fi
+if grep -qxF "${BEGIN}" /etc/hosts; then
+    awk -v b="${BEGIN}" -v e="${END}" '$0 == b {skip = 1; next} $0 == e {skip = 0; next} !skip' \
+        /etc/hosts >/etc/hosts.rainbond-ha
+    cat /etc/hosts.rainbond-ha >/etc/hosts
+    rm -f /etc/hosts.rainbond-ha
+fi
+echo "trust: removed the trust of ${DOMAIN}"
