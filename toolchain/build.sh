@@ -47,6 +47,9 @@ need_go() {
         die "Go 1.26.6 or newer is needed to build the pulumi toolchain; found $have"
 }
 
+# module_dir MODULE: the module's folder in the module cache, downloading it first when the cache is cold.
+module_dir() { go mod download -json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'; }
+
 # A key of the sources of a Go wrapper module, so a change to them rebuilds.
 src_key() { (cd "$1" && cat go.mod go.sum $(find . -name '*.go' | sort) | sha256sum | cut -c1-12); }
 
@@ -76,7 +79,7 @@ else
             t0=$SECONDS
             run go build -trimpath -o "$cli_bin.partial/" -ldflags "-s -w -X main.version=$PULUMI_VERSION" \
                 ./cmd/pulumi-language-python
-            sdk=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+            sdk=$(module_dir github.com/pulumi/pulumi/sdk/v3)
             install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$cli_bin.partial/"
             step "pulumi-language-python: built in $((SECONDS - t0))s"
         )
@@ -130,7 +133,7 @@ build_kubernetes() {
     (
         cd "$here/go-kubernetes"
         local provider
-        provider="$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes"
+        provider="$(module_dir github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes"
         # The upstream main package embeds files its `go generate` writes; write them the same way.
         run python3 - "$provider" "$PLUGIN_KUBERNETES_VERSION" <<'EOF'
 import json, sys
