@@ -15,6 +15,9 @@ for dir in "${CERTS_D}/${DOMAIN}" "${CERTS_D}" "$(dirname "${CERTS_D}")"; do
 done
 if [ -n "${RKE2_REGISTRIES}" ]; then
     rm -f "${RKE2_REGISTRIES}"
+    for dir in "$(dirname "${RKE2_REGISTRIES}")" "$(dirname "$(dirname "${RKE2_REGISTRIES}")")"; do
+        rmdir --ignore-fail-on-non-empty "${dir}" 2>/dev/null || true
+    done
 fi
 if grep -qxF "${BEGIN}" /etc/hosts; then
     awk -v b="${BEGIN}" -v e="${END}" '$0 == b {skip = 1; next} $0 == e {skip = 0; next} !skip' \
