@@ -41,8 +41,9 @@ users:
 
 
 def fake_password(name: str, length: int) -> str:
-    """Deterministic and traceable: the value says which resource generated it."""
-    return (name.replace("-", "") * length)[:length]
+    """Deterministic per resource, and unlike any word a script or value could contain."""
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return (digest * (1 + length // len(digest)))[:length]
 
 
 def fake_bcrypt(password: str) -> str:
