@@ -26,7 +26,10 @@ _DIAL_TIMEOUT_SECONDS = 10
 
 
 def script(component: str, name: str) -> str:
-    return (SCRIPTS / component / f"{name}.sh").read_text()
+    # A component's common.sh, when it has one, holds helpers its scripts share; it goes first.
+    common = SCRIPTS / component / "common.sh"
+    body = (SCRIPTS / component / f"{name}.sh").read_text()
+    return common.read_text() + body if common.exists() else body
 
 
 def render(body: str, params: Mapping[str, str]) -> str:

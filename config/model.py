@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -276,6 +276,18 @@ class DatabaseSpec(Section):
     port: Port = 3306
     user: str = "rainbond"
     password: Secret | None = None
+    admin_user: str | None = Field(
+        default=None, description="external: an account that may create the two databases."
+    )
+    admin_password: Secret | None = None
+    client_networks: list[IPv4Network] = Field(
+        default_factory=list,
+        description="managed: networks besides the nodes' internal addresses (and RKE2's pod"
+        " network) from which the Rainbond user may log in.",
+    )
+    delete_data_on_destroy: bool = Field(
+        default=False, description="managed: `pulumi destroy` also deletes the data directories."
+    )
 
 
 class RainbondSpec(Section):

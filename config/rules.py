@@ -116,8 +116,14 @@ MODE_KEYS: dict[str, dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     },
     "database": {
         "builtin": (frozenset(), frozenset()),
-        "external": (frozenset({"host", "password"}), frozenset({"port", "user"})),
-        "managed": (frozenset({"source", "replica"}), frozenset({"engine", "port", "user"})),
+        "external": (
+            frozenset({"host", "password"}),
+            frozenset({"port", "user", "adminUser", "adminPassword"}),
+        ),
+        "managed": (
+            frozenset({"source", "replica"}),
+            frozenset({"engine", "port", "user", "clientNetworks", "deleteDataOnDestroy"}),
+        ),
     },
 }
 
@@ -162,6 +168,12 @@ def registry_mode_keys(registry: RegistrySpec) -> Iterator[Finding]:
 @rule
 def database_mode_keys(database: DatabaseSpec) -> Iterator[Finding]:
     yield from _mode_keys("database", database)
+    if (database.admin_user is None) != (database.admin_password is None):
+        yield Finding(
+            "database.adminUser",
+            "adminUser and adminPassword go together",
+            "set both to let the program create the databases, or neither",
+        )
 
 
 # --- nodes ----------------------------------------------------------------------------------------

@@ -47,7 +47,12 @@ def test_dev_steps(dev: Deployment) -> None:
     assert steps(dev, "registry") == ["registry-server", "registry-tls"] + [
         f"registry-trust-{n}" for n in nodes
     ]
-    assert steps(dev, "database") == ["database-replica", "database-source"]
+    assert steps(dev, "database") == [
+        "database-replica",
+        "database-server-rbd-1",
+        "database-server-rbd-2",
+        "database-source",
+    ]
     assert steps(dev, "kubernetes") == sorted(
         [f"kubernetes-api-vip-{n}" for n in nodes]
         + [f"kubernetes-server-{n}" for n in nodes]

@@ -1,0 +1,73 @@
+# Helpers shared by the database scripts (prepended to each). The engine-specific names and SQL
+# (PACKAGE, SERVICE, SERVER, CLIENT, REPLICA_STATUS, ...) arrive as parameters from Dialect.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+APT=(apt-get -o DPkg::Lock::Timeout=300 -y -q)
+STATE_DIR=/var/lib/rainbond-ha/database
+
+say() { echo "database[$(hostname)]: $*"; }
+fail() {
+    echo "database[$(hostname)]: $*" >&2
+    exit 1
+}
+
+# The local server as root over its unix socket: no password anywhere.
+sql() { "${CLIENT}" -N -B "$@"; }
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+
+server_up() { installed "${PACKAGE}" && systemctl is-active --quiet "${SERVICE}"; }
+
+wait_server() {
+    for _ in $(seq 1 60); do
+        sql -e 'SELECT 1' >/dev/null 2>&1 && return 0
+        sleep 1
+    done
+    journalctl -u "${SERVICE}" -n 20 --no-pager -o cat >&2 || true
+    fail "${SERVICE} did not answer on its socket within 60 s"
+}
+
+# One field of `SHOW ... STATUS\G`-style output on stdin.
+field() { sed -n "s/^ *$1: //p" | head -n 1; }
+
+replica_status() { "${CLIENT}" -e "${REPLICA_STATUS}\\G"; }
+
+# Installs a package unless present, noting what this step added so its delete removes only
+# that. The service stays down until the caller has put its configuration in place.
+install_package() {
+    local package="$1" unit="$2"
+    if installed "${package}"; then
+        [ -e "${STATE_DIR}/${package}.installed" ] || say "${package} was already installed; keeping it"
+        return 0
+    fi
+    # Another install may be refreshing the package lists right now: look again after a moment.
+    for attempt in 1 2 3 4; do
+        apt-cache policy "${package}" 2>/dev/null | grep -q 'Candidate: [0-9]' && break
+        [ "${attempt}" -lt 4 ] || fail "no package ${package} in this node's apt sources" \
+            "(see docs/database.md)"
+        [ "${attempt}" -gt 1 ] || "${APT[@]}" update >/dev/null || true
+        sleep 3
+    done
+    say "installing ${package}"
+    mkdir -p "${STATE_DIR}"
+    chmod 0700 "${STATE_DIR}"
+    "${APT[@]}" install -s "${package}" | awk '/^Inst /{print $2}' >"${STATE_DIR}/${package}.installed"
+    [ -z "${unit}" ] || systemctl mask --runtime "${unit}" >/dev/null
+    "${APT[@]}" install "${package}" >/dev/null
+    [ -z "${unit}" ] || systemctl unmask --runtime "${unit}" >/dev/null
+}
+
+# Purges a package this step installed, and the dependencies it brought that nothing else needs.
+remove_package() {
+    local package="$1" added
+    [ -e "${STATE_DIR}/${package}.installed" ] || return 0
+    say "removing ${package}"
+    "${APT[@]}" purge "${package}" >/dev/null
+    added="$(cat "${STATE_DIR}/${package}.installed")"
+    mapfile -t orphans < <("${APT[@]}" autoremove -s | awk '/^Remv /{print $2}' \
+        | grep -Fx -f <(printf '%s\n' "${added}") || true)
+    [ "${#orphans[@]}" -eq 0 ] || "${APT[@]}" purge "${orphans[@]}" >/dev/null
+    rm -f "${STATE_DIR}/${package}.installed"
+    rmdir "${STATE_DIR}" 2>/dev/null || true
+}
+
