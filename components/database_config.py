@@ -60,8 +60,8 @@ DIALECTS: dict[Engine, Dialect] = {
         service="mariadb",
         server="mariadbd",
         client="mariadb",
-        # MariaDB has no --validate-config; --help --verbose exits non-zero on a bad option.
         config_dir="/etc/mysql/mariadb.conf.d",
+        # MariaDB has no --validate-config; --help --verbose exits non-zero on a bad option.
         validate="--help --verbose",
         replica_status="SHOW SLAVE STATUS",
         source_host_field="Master_Host",
