@@ -20,7 +20,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.engine import PROJECT_ROOT, copy_of_project, engine_env
+from tests.e2e.engine import copy_of_project, engine_env, write_project_file
 
 SIZES = (3, 10, 30, 100)
 RUNS = 3
@@ -93,17 +93,7 @@ def measure() -> dict[str, float]:
         (project / "bench-key").write_text("only its existence is checked at preview\n")
         empty = root / "empty"
         empty.mkdir()
-        (empty / "Pulumi.yaml").write_text(
-            yaml.safe_dump(
-                {
-                    "name": "empty",
-                    "runtime": {
-                        "name": "python",
-                        "options": {"virtualenv": str(PROJECT_ROOT / ".venv")},
-                    },
-                }
-            )
-        )
+        write_project_file(empty, "empty")
         (empty / "__main__.py").write_text("")
         init_stack(empty, "empty", state)
         figures = {

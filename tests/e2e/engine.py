@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
 from pulumi import automation as auto
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -50,12 +51,13 @@ def stack(name: str, work_dir: Path, state_dir: Path) -> auto.Stack:
     return auto.create_or_select_stack(stack_name=name, work_dir=str(work_dir), opts=options)
 
 
-def exported_state(s: auto.Stack) -> str:
-    """`pulumi stack export` output (the Automation API's export would decrypt secrets)."""
+def exported_state(s: auto.Stack, *, show_secrets: bool = False) -> str:
+    """`pulumi stack export` output; the Automation API's own export always decrypts secrets."""
     workspace = s.workspace
     assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir
+    reveal = ["--show-secrets"] if show_secrets else []
     return subprocess.run(
-        ["pulumi", "stack", "export", "--stack", s.name],
+        ["pulumi", "stack", "export", *reveal, "--stack", s.name],
         cwd=workspace.work_dir,
         env={**os.environ, **(workspace.env_vars or {})},
         capture_output=True,
@@ -65,6 +67,12 @@ def exported_state(s: auto.Stack) -> str:
 
 
 PROGRAM = ["Pulumi.yaml", "__main__.py", "config", "components"]
+
+
+def write_project_file(folder: Path, name: str) -> None:
+    """A Pulumi.yaml for a scratch project that runs in this project's virtualenv."""
+    runtime = {"name": "python", "options": {"virtualenv": str(PROJECT_ROOT / ".venv")}}
+    (folder / "Pulumi.yaml").write_text(yaml.safe_dump({"name": name, "runtime": runtime}))
 
 
 def copy_of_project(where: Path, stack_files: list[str]) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from tests.e2e.engine import PROJECT_ROOT, engine_env
+from tests.e2e.engine import PROJECT_ROOT, engine_env, write_project_file
 
 MAIN = """\
 import sys
@@ -46,17 +46,7 @@ def component_stack(
     """A stack of Preflight plus `components` (or "platform" for everything) on the lab nodes."""
     project = where / "project"
     project.mkdir(parents=True)
-    (project / "Pulumi.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "rainbond-ha",
-                "runtime": {
-                    "name": "python",
-                    "options": {"virtualenv": str(PROJECT_ROOT / ".venv")},
-                },
-            }
-        )
-    )
+    write_project_file(project, "rainbond-ha")
     (project / "__main__.py").write_text(MAIN.format(root=str(PROJECT_ROOT)))
     config = lab_config(overrides)
     if "platform" not in components:

@@ -99,16 +99,7 @@ class ArgvSampler:
 
 def secrets_of(stack: auto.Stack) -> list[str]:
     """Every generated password, read from the decrypted state."""
-    workspace = stack.workspace
-    assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir
-    exported = subprocess.run(
-        ["pulumi", "stack", "export", "--show-secrets", "--stack", stack.name],
-        cwd=workspace.work_dir,
-        env={**os.environ, **(workspace.env_vars or {})},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    exported = exported_state(stack, show_secrets=True)
     resources = json.loads(exported)["deployment"]["resources"]
     results = [r["outputs"]["result"] for r in resources if r["type"].endswith("RandomPassword")]
     # A secret shows as {<signature>: ..., "plaintext": <JSON of the value>}.
