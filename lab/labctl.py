@@ -38,6 +38,11 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+if __package__:
+    from .kube import control_plane as kube
+else:  # run as lab/labctl.py, with lab/ first on sys.path
+    from kube import control_plane as kube  # type: ignore[no-redef,import-not-found]
+
 # Bump when the image recipe changes: it is part of the image cache key.
 SCRIPT_VERSION = "1"
 
@@ -1076,6 +1081,7 @@ def cmd_up(nodes: int, bake: Sequence[str]) -> None:
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
             list(pool.map(wait_ssh, names))
         step("nodes: ssh answers on " + ", ".join(f"{n} ({node_address(n)})" for n in names))
+        kube.up(WORK, HOST_ADDR, {n: node_address(n) for n in names}, step)
         step(f"lab is up. Try: lab/ssh node1 hostname   (VIP reserved for the gateway: {VIP})")
 
 
@@ -1122,6 +1128,7 @@ def cmd_down() -> None:
     with locked(LOCK_FILE):
         step("lab down")
         claim_machine()
+        kube.down(WORK, step)
         ordered = _known_nodes()
         if ordered:
             step(f"nodes: stopping {', '.join(ordered)}")
@@ -1166,7 +1173,7 @@ def leftovers() -> list[str]:
         left.append(f"directory {p}")
     for pid in _lab_processes():
         left.append(f"process {pid} {' '.join(_cmdline(pid))[:120]}")
-    return left
+    return left + kube.leftovers(WORK)
 
 
 def cmd_status() -> int:
@@ -1175,6 +1182,7 @@ def cmd_status() -> int:
     pid = proxy_pid()
     running = f"running (pid {pid}) on {HOST_ADDR}:{PROXY_PORT}" if pid else "not running"
     print(f"apt proxy: {running}")
+    print(kube.status(WORK))
     names = node_names()
     if not names:
         print("nodes: none")
