@@ -24,7 +24,10 @@ def main() -> None:
     wanted = set(pulumi.Config("harness").require_object("components"))
     spec = config.load()
     if "platform" in wanted:
-        RainbondPlatform("rainbond", spec)
+        platform = RainbondPlatform("rainbond", spec)
+        pulumi.export("gatewayVip", platform.gateway_vip)
+        pulumi.export("registry", platform.registry)
+        pulumi.export("database", platform.database)
         return
     remote = Remote.for_cluster(spec)
     preflight = Preflight("preflight", spec, remote)
