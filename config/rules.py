@@ -485,3 +485,20 @@ def kubeconfig_file(kubernetes: KubernetesSpec, files: Files) -> Iterator[Findin
 def chart_file(rainbond: RainbondSpec, files: Files) -> Iterator[Finding]:
     if not rainbond.chart_is_repository:
         yield from _file("rainbond.chart", rainbond.chart, files, "the chart .tgz")
+
+
+@rule
+def rke2_artifacts(kubernetes: KubernetesSpec, files: Files) -> Iterator[Finding]:
+    directory = kubernetes.artifacts_dir
+    if kubernetes.mode != "rke2" or directory is None:
+        return
+    if not Path(directory).is_dir():
+        yield from _file(
+            "kubernetes.artifactsDir", directory, files, "a directory of RKE2's release artifacts"
+        )
+    elif not (Path(directory) / "install.sh").is_file():
+        yield Finding(
+            "kubernetes.artifactsDir",
+            f"{directory} has no install.sh",
+            "put RKE2's install.sh there with the release tarball, checksums and image archives",
+        )

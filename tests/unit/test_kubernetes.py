@@ -23,8 +23,9 @@ import yaml
 from components import rke2_config
 from components.kubernetes import api_access
 from components.remote import SCRIPTS
+from config.rules import Files
 from tests.unit.conftest import Deployment, Registration, deploy, edited, is_secret, unwrap
-from tests.unit.test_config_rules import put
+from tests.unit.test_config_rules import findings, put
 from tests.unit.test_graph import depends_on
 
 LOCAL = "command:local:Command"
@@ -157,6 +158,26 @@ def test_air_gapped_artifacts_are_copied_before_rke2(
     server = deployment.named("kubernetes-server-rbd-2")
     assert upload.urn in server.dependencies
     assert rendered_params(server)["ARTIFACTS"] == rke2_config.ARTIFACTS_DIR
+
+
+def test_artifacts_dir_must_hold_install_sh(dev_config: dict[str, Any], tmp_path: Path) -> None:
+    def about_artifacts(config: dict[str, Any], files: Files = Files.REQUIRED) -> list[str]:
+        return [f for f in findings(config, files) if "kubernetes.artifactsDir" in f]
+
+    empty = edited(dev_config, put("kubernetes.artifactsDir", str(tmp_path)))
+    assert about_artifacts(empty) == [
+        f"kubernetes.artifactsDir: {tmp_path} has no install.sh; put RKE2's install.sh there"
+        " with the release tarball, checksums and image archives"
+    ]
+    missing = edited(dev_config, put("kubernetes.artifactsDir", str(tmp_path / "absent")))
+    assert about_artifacts(missing) == [
+        f"kubernetes.artifactsDir: {tmp_path / 'absent'} does not exist; create it or point to"
+        " a directory of RKE2's release artifacts"
+    ]
+    # Reviewing a stack file elsewhere only warns.
+    assert [f.split(":")[0] for f in about_artifacts(missing, Files.WARN)] == ["warning"]
+    (tmp_path / "install.sh").write_text("#!/bin/sh\n")
+    assert about_artifacts(empty) == []
 
 
 def test_rke2_script_is_valid_shell() -> None:
