@@ -37,6 +37,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 if __package__:
     from .kube import control_plane as kube
@@ -262,12 +263,12 @@ def step(msg: str) -> None:
 
 
 def run(
-    argv: Sequence[str],
+    argv: Sequence[str | Path],
     check: bool = True,
     input: str | None = None,
     timeout: float | None = None,
-    **kw,
-) -> subprocess.CompletedProcess:
+    **kw: Any,
+) -> subprocess.CompletedProcess[str]:
     """Run a command, log its argv and output to lab.log; raise LabError on failure when check."""
     _log("$ " + " ".join(str(a) for a in argv))
     t0 = time.monotonic()
@@ -643,9 +644,9 @@ def ensure_proxy(mirror: str, security: str) -> None:
     }
     changed = False
     for fname, text in want.items():
-        p = conf / fname
-        if not p.exists() or p.read_text() != text:
-            p.write_text(text)
+        path = conf / fname
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
             changed = True
     pid = proxy_pid()
     if pid and not changed and pid in _listeners(PROXY_PORT).values():
