@@ -4,7 +4,7 @@
 # versions.env and in the wrapper modules beside this file (go-etcd, go-kube, go-kwok).
 # Output goes to a version-keyed cache; a second run finds it and takes a second.
 # Prints the directory holding the binaries as its only line on stdout; progress goes to stderr.
-# Cold build on 2 cores: see docs/kubernetes.md (measured).
+# Cold build on 2 cores: about 8 minutes (docs/kubernetes.md has the measurement).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -68,7 +68,7 @@ run() {
 partial="$bin.partial"
 rm -rf "$partial"
 mkdir -p "$partial"
-step "building into $bin (cold: about 20 minutes on 2 cores; log: $log)"
+step "building into $bin (cold: about 8 minutes on 2 cores; log: $log)"
 
 t0=$SECONDS
 (cd "$here/go-etcd" && run go build -trimpath -ldflags "-s -w" -o "$partial/etcd" .)

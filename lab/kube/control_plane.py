@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 API_PORT = 6443
@@ -152,7 +153,8 @@ def component_pid(kdir: Path, name: str) -> int | None:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, ValueError):
         return None
-    return pid if Path(exe).name == name and state != "Z" else None
+    # A rebuilt cache replaces the binary under a running process: its exe reads "... (deleted)".
+    return pid if Path(exe).name.removesuffix(" (deleted)") == name and state != "Z" else None
 
 
 def _start(kdir: Path, bin_dir: Path, name: str, args: Sequence[str]) -> None:
@@ -245,7 +247,7 @@ def _context(pki: Path) -> ssl.SSLContext:
 
 def api(
     pki: Path, server: str, path: str, method: str = "GET", body: object = None
-) -> tuple[int, dict]:
+) -> tuple[int, dict[str, Any]]:
     """One request to the lab API as its admin: (status, decoded JSON body or {})."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(server + path, data=data, method=method)
@@ -277,7 +279,7 @@ def _etcd_healthy() -> bool:
         return bool(json.loads(response.read()).get("health") == "true")
 
 
-def fake_node(name: str, address: str) -> dict:
+def fake_node(name: str, address: str) -> dict[str, Any]:
     """A Node kwok manages, carrying the lab node's name and address."""
     return {
         "apiVersion": "v1",
@@ -329,6 +331,13 @@ def up(work: Path, host_addr: str, nodes: dict[str, str], step: Step) -> None:
     server = f"https://{host_addr}:{API_PORT}"
     (kdir / "admin.kubeconfig").write_text(kubeconfig(pki, server))
     shutil.copyfile(bin_dir / "kwok-stages.yaml", kdir / "kwok-stages.yaml")
+    # Other binaries (new versions pinned) replace the running ones; the cluster's data stays.
+    built = kdir / "binaries"
+    if built.exists() and built.read_text() != str(bin_dir):
+        step("kubernetes: restarting on the newly built binaries")
+        for name in reversed(COMPONENTS):
+            _stop(kdir, name)
+    built.write_text(str(bin_dir))
     started = []
     for name in COMPONENTS:
         if component_pid(kdir, name) is None:
