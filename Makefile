@@ -66,6 +66,7 @@ LAB_ENV := export PULUMI_CONFIG_PASSPHRASE=rainbond-ha-lab
 lab: venv toolchain lab-up
 	@echo "== pulumi up -s lab: the whole platform onto the lab nodes"
 	lab/lab check
+	mkdir -p .state
 	$(TOOLCHAIN_ENV) && $(LAB_ENV) && pulumi stack select --create lab && pulumi up -s lab --yes --skip-preview
 	@echo "== stack outputs (pulumi stack output -s lab --show-secrets shows the secrets)"
 	$(TOOLCHAIN_ENV) && $(LAB_ENV) && pulumi stack output -s lab
@@ -74,7 +75,7 @@ lab: venv toolchain lab-up
 # The lab's own lifecycle tests take it down and up again, so they run last.
 .PHONY: lab-test
 lab-test: venv toolchain lab-up
-	$(TOOLCHAIN_ENV) && $(PY) -m pytest tests/lab tests/e2e/lab -q
+	$(TOOLCHAIN_ENV) && RBD_E2E_FULL=1 $(PY) -m pytest tests/lab tests/e2e/lab -q
 	LAB_TEST_LIFECYCLE=1 $(PY) -m pytest tests/lab/test_lab_nodes.py -q -k lifecycle
 
 .PHONY: test

@@ -17,7 +17,7 @@ project=$(cd "$here/.." && pwd)
 cache=${RAINBOND_HA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rainbond-ha}/toolchain
 log="$cache/build.log"
 pulumi_home="$project/.pulumi-home"
-mkdir -p "$cache" "$pulumi_home"
+mkdir -p "$cache" "$pulumi_home" "$project/.state"
 : >"$log"
 
 export GOTOOLCHAIN=local GOFLAGS=-modcacherw CGO_ENABLED=0
@@ -170,6 +170,7 @@ cat >"$here/.env" <<EOF
 # update check and no plugin download.
 export PATH="$cli_bin:\$PATH"
 export PULUMI_HOME="$pulumi_home"
+export PULUMI_BACKEND_URL="\${PULUMI_BACKEND_URL:-file://$project/.state}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_DISABLE_REGISTRY_RESOLVE=true
