@@ -6,7 +6,6 @@ and up again (about 10 s warm), so they run only when asked: LAB_TEST_LIFECYCLE=
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import tempfile
@@ -14,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from lab import labctl
+
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "lab" / "lab"
-_spec = importlib.util.spec_from_file_location("rbdlab_labctl", ROOT / "lab" / "labctl.py")
-assert _spec and _spec.loader
-labctl = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(labctl)
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab tier needs root"),
