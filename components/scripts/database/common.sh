@@ -14,7 +14,9 @@ fail() {
 # The local server as root over its unix socket: no password anywhere.
 sql() { "${CLIENT}" -N -B "$@"; }
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+# Pipes end in `grep ... >/dev/null`, never `grep -q`: under pipefail, grep -q leaving early
+# kills a writer that is still writing (SIGPIPE) and fails the pipeline although it matched.
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep 'ok installed' >/dev/null; }
 
 server_up() { installed "${PACKAGE}" && systemctl is-active --quiet "${SERVICE}"; }
 
@@ -42,7 +44,7 @@ install_package() {
     fi
     # Another install may be refreshing the package lists right now: look again after a moment.
     for attempt in 1 2 3 4; do
-        apt-cache policy "${package}" 2>/dev/null | grep -q 'Candidate: [0-9]' && break
+        apt-cache policy "${package}" 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null && break
         [ "${attempt}" -lt 4 ] || fail "no package ${package} in this node's apt sources" \
             "(see docs/database.md)"
         [ "${attempt}" -gt 1 ] || "${APT[@]}" update >/dev/null || true

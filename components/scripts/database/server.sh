@@ -26,5 +26,5 @@ if [ "${changed}" = true ] || ! systemctl is-active --quiet "${SERVICE}"; then
     systemctl restart "${SERVICE}"
 fi
 wait_server
-ss -Hltn "sport = :${PORT}" | grep -q . || fail "${SERVICE} does not listen on port ${PORT}"
+ss -Hltn "sport = :${PORT}" | grep . >/dev/null || fail "${SERVICE} does not listen on port ${PORT}"
 say "server: ${SERVICE} up on port ${PORT}, $(sql -e 'SELECT IF(@@GLOBAL.read_only, "read-only", "writable")')"

@@ -26,7 +26,8 @@ apt_get() {
 
 missing=()
 for package in ${PACKAGES}; do
-    dpkg-query -W -f='${db:Status-Abbrev}' "${package}" 2>/dev/null | grep -q '^ii' ||
+    # grep reads everything (no -q): under pipefail an early exit would fail the pipe (SIGPIPE).
+    dpkg-query -W -f='${db:Status-Abbrev}' "${package}" 2>/dev/null | grep '^ii' >/dev/null ||
         missing+=("${package}")
 done
 mkdir -p "${STATE_DIR}"
@@ -124,7 +125,7 @@ fi
 # other MAC that answers an ARP request for it, twice in a row a second apart.
 holders() {
     local here=0 others
-    if ip -4 -o addr show dev "${INTERFACE}" | grep -q " ${VIP_ADDRESS}/"; then
+    if ip -4 -o addr show dev "${INTERFACE}" | grep " ${VIP_ADDRESS}/" >/dev/null; then
         here=1
     fi
     others=$(arping -c 2 -w 2 -I "${INTERFACE}" -s "${SOURCE_ADDRESS}" "${VIP_ADDRESS}" 2>/dev/null |
@@ -149,7 +150,7 @@ while ((settled < 2)); do
         sleep 1
     fi
 done
-if ip -4 -o addr show dev "${INTERFACE}" | grep -q " ${VIP_ADDRESS}/"; then
+if ip -4 -o addr show dev "${INTERFACE}" | grep " ${VIP_ADDRESS}/" >/dev/null; then
     echo "vip: ${VIP_ADDRESS} is held here, by this node only"
 else
     echo "vip: ${VIP_ADDRESS} is held by one peer"

@@ -34,7 +34,7 @@ api_answers() {
   [ "${code}" = 200 ] || [ "${code}" = 401 ]
 }
 local_readyz() {
-  /var/lib/rancher/rke2/bin/kubectl --kubeconfig "${etc}/rke2.yaml" get --raw /readyz | grep -qx ok
+  /var/lib/rancher/rke2/bin/kubectl --kubeconfig "${etc}/rke2.yaml" get --raw /readyz | grep -x ok >/dev/null
 }
 
 # 1. Files first: RKE2 reads them on its first start. The token goes to a 0600 file named by
