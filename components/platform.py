@@ -37,7 +37,7 @@ class RainbondPlatform(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         remote = Remote.for_cluster(spec)
         preflight = Preflight("preflight", spec, remote, child)
-        steps = remote.after(preflight)
+        steps = remote.after(preflight.passed)
         gateway = GatewayVip("gateway", spec, steps, child)
         registry = ImageRegistry("registry", spec, gateway.vip, steps, child)
         # RKE2 reads the registry configuration when it starts, so the trust steps come first.

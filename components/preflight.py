@@ -73,7 +73,7 @@ class Preflight(pulumi.ComponentResource):
             pulumi.Output.all(**facts), pulumi.Output.all(**local_epochs), pulumi.Output.all(**urns)
         ).apply(lambda values: self._verdict(spec, *values))
         self.results = findings.apply(checks.results)
-        local.Command(
+        self.passed = local.Command(
             f"{name}-passed",
             create=findings.apply(lambda found: f"echo {shlex.quote(checks.summary(found))}"),
             opts=pulumi.ResourceOptions(parent=self),

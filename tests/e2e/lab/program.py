@@ -32,7 +32,7 @@ def main() -> None:
     remote = Remote.for_cluster(spec)
     preflight = Preflight("preflight", spec, remote)
     pulumi.export("preflight", preflight.results)
-    steps = remote.after(preflight)
+    steps = remote.after(preflight.passed)
     if {"gateway", "registry"} & wanted:
         gateway = GatewayVip("gateway", spec, steps)
         pulumi.export("gatewayVip", gateway.vip)
