@@ -20,7 +20,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.engine import copy_of_project, engine_env, write_project_file
+from tests.e2e.engine import copy_of_project, engine_env, pulumi_cli, write_project_file
 
 SIZES = (3, 10, 30, 100)
 RUNS = 3
@@ -64,24 +64,17 @@ def stack_config(nodes: int) -> dict[str, Any]:
 def timed_preview(project: Path, stack: str, state: Path) -> float:
     run = ["pulumi", "preview", "--stack", stack, "--non-interactive", "--cwd", str(project)]
     started = time.monotonic()
-    result = subprocess.run(run, env=_env(state), capture_output=True, text=True)
+    result = subprocess.run(
+        run, env={**os.environ, **engine_env(state)}, capture_output=True, text=True
+    )
     elapsed = time.monotonic() - started
     if result.returncode != 0:
         raise RuntimeError(f"preview of {stack} failed:\n{result.stdout[-3000:]}{result.stderr}")
     return elapsed
 
 
-def _env(state: Path) -> dict[str, str]:
-    return {**os.environ, **engine_env(state)}
-
-
 def init_stack(project: Path, stack: str, state: Path) -> None:
-    subprocess.run(
-        ["pulumi", "stack", "init", stack, "--cwd", str(project)],
-        env=_env(state),
-        check=True,
-        capture_output=True,
-    )
+    pulumi_cli("stack", "init", stack, "--cwd", str(project), env=engine_env(state))
 
 
 def measure() -> dict[str, float]:

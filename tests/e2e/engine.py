@@ -44,10 +44,13 @@ def pulumi_cli(*args: str, env: dict[str, str] | None = None) -> str:
     return result.stdout
 
 
-def stack(name: str, work_dir: Path, state_dir: Path) -> auto.Stack:
+def stack(
+    name: str, work_dir: Path, state_dir: Path, extra_env: dict[str, str] | None = None
+) -> auto.Stack:
     """A new stack of the program in work_dir, run through the Automation API."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    options = auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=engine_env(state_dir))
+    env = {**engine_env(state_dir), **(extra_env or {})}
+    options = auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=env)
     return auto.create_or_select_stack(stack_name=name, work_dir=str(work_dir), opts=options)
 
 

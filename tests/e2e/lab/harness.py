@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from tests.e2e.engine import PROJECT_ROOT, engine_env, write_project_file
+from tests.e2e.engine import PROJECT_ROOT, write_project_file
+from tests.e2e.engine import stack as engine_stack
 
 MAIN = """\
 import sys
@@ -60,10 +61,7 @@ def component_stack(
     # The lab stack's relative paths (key file, kubeconfig, chart) are from the project root.
     config = _absolute_paths(config)
     (project / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": config}))
-    state = where / "state"
-    state.mkdir()
-    options = auto.LocalWorkspaceOptions(work_dir=str(project), env_vars=engine_env(state))
-    return auto.create_or_select_stack(stack_name=name, work_dir=str(project), opts=options)
+    return engine_stack(name, project, where / "state")
 
 
 def _unused_kubeconfig(where: Path) -> Path:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from tests.e2e.engine import PROJECT_ROOT, copy_of_project, engine_env
+from tests.e2e.engine import PROJECT_ROOT, copy_of_project
+from tests.e2e.engine import stack as engine_stack
 
 CORPUS = PROJECT_ROOT / "tests" / "corpus" / "bad-stacks"
 
@@ -25,11 +26,7 @@ def test_broken_stack_registers_nothing(tmp_path: Path, corpus_file: str, key: s
     project = copy_of_project(tmp_path / "project", [])
     shutil.copy(CORPUS / corpus_file, project / "Pulumi.bad.yaml")
     shutil.copy(CORPUS / "ssh-key-placeholder", project / "ssh-key-placeholder")
-    (tmp_path / "state").mkdir()
-    options = auto.LocalWorkspaceOptions(
-        work_dir=str(project), env_vars=engine_env(tmp_path / "state")
-    )
-    stack = auto.create_or_select_stack(stack_name="bad", work_dir=str(project), opts=options)
+    stack = engine_stack("bad", project, tmp_path / "state")
 
     events: list[auto.EngineEvent] = []
     with pytest.raises(auto.CommandError) as failure:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from tests.e2e.engine import copy_of_project, engine_env
+from tests.e2e.engine import copy_of_project
+from tests.e2e.engine import stack as engine_stack
 
 
 def test_dev_stack_previews_every_component_and_the_release(tmp_path: Path) -> None:
@@ -22,10 +23,7 @@ def test_dev_stack_previews_every_component_and_the_release(tmp_path: Path) -> N
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
 
     project = copy_of_project(tmp_path / "project", ["Pulumi.dev.yaml"])
-    env = {**engine_env(tmp_path / "state"), "HOME": str(home)}
-    (tmp_path / "state").mkdir()
-    options = auto.LocalWorkspaceOptions(work_dir=str(project), env_vars=env)
-    stack = auto.create_or_select_stack(stack_name="dev", work_dir=str(project), opts=options)
+    stack = engine_stack("dev", project, tmp_path / "state", {"HOME": str(home)})
 
     events: list[auto.EngineEvent] = []
     result = stack.preview(on_event=events.append)
