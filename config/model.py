@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from . import known_hosts
+
 # Pinned versions: this is the one place they are set.
 RKE2_VERSION = "v1.30.4+rke2r1"  # what Rainbond's own host installer uses
 CHART_REPOSITORY = "https://chart.rainbond.com"
@@ -140,6 +142,14 @@ class SshOptions(Section):
     port: Port | None = None
     private_key_file: LocalPath | None = None
     private_key: Secret | None = None
+
+
+class SshDefaults(SshOptions):
+    known_hosts_file: LocalPath | None = Field(
+        default=None,
+        description="An OpenSSH known_hosts file; each node without its own hostKey is pinned to"
+        " the key the file holds for its address or name.",
+    )
 
 
 class NodeSsh(SshOptions):
@@ -347,7 +357,7 @@ class SshSettings(Section):
 
 class ClusterSpec(Section):
     nodes: Annotated[list[Node], Field(min_length=1)]
-    ssh: SshOptions = SshOptions()
+    ssh: SshDefaults = SshDefaults()
     kubernetes: KubernetesSpec
     gateway: GatewaySpec
     registry: RegistrySpec
@@ -362,7 +372,13 @@ class ClusterSpec(Section):
         return next(node for node in self.nodes if node.name == name)
 
     def ssh_for(self, node: Node) -> SshSettings:
-        return ssh_settings(node, self.ssh)
+        settings = ssh_settings(node, self.ssh)
+        if settings.host_key is not None or self.ssh.known_hosts_file is None:
+            return settings
+        # Validation has checked that the file holds a key for every node without its own.
+        entries = known_hosts.parse(Path(self.ssh.known_hosts_file).read_text())
+        pinned = known_hosts.host_key(entries, (node.address, node.name), settings.port)
+        return settings.model_copy(update={"host_key": pinned})
 
 
 def ssh_settings(node: Node, defaults: SshOptions) -> SshSettings:

@@ -17,6 +17,7 @@ from ipaddress import IPv4Interface
 from pathlib import Path
 from typing import Any
 
+from . import known_hosts
 from .model import (
     DatabaseSpec,
     GatewaySpec,
@@ -25,6 +26,7 @@ from .model import (
     RainbondSpec,
     RegistrySpec,
     Role,
+    SshDefaults,
     SshOptions,
     ssh_settings,
 )
@@ -471,6 +473,35 @@ def private_keys(nodes: list[Node], ssh: SshOptions, files: Files) -> Iterator[F
                 f"nodes[{i}].ssh.privateKeyFile",
                 f"node {node.name} has no SSH private key",
                 "set ssh.privateKeyFile (or the secret ssh.privateKey) for all nodes or this one",
+            )
+
+
+@rule
+def known_hosts_file(nodes: list[Node], ssh: SshDefaults, files: Files) -> Iterator[Finding]:
+    path = ssh.known_hosts_file
+    if path is None:
+        return
+    if not Path(path).is_file():
+        yield from _file("ssh.knownHostsFile", path, files, "an OpenSSH known_hosts file")
+        return
+    try:
+        entries = known_hosts.parse(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        yield Finding(
+            "ssh.knownHostsFile",
+            f"{path} cannot be read as known_hosts ({error})",
+            "use an OpenSSH known_hosts file, such as `ssh-keyscan` output",
+        )
+        return
+    for i, node in enumerate(nodes):
+        settings = ssh_settings(node, ssh)
+        names = (node.address, node.name)
+        if settings.host_key is None and not known_hosts.host_key(entries, names, settings.port):
+            yield Finding(
+                "ssh.knownHostsFile",
+                f"{path} has no host key for node {node.name} ({node.address})",
+                f"add `ssh-keyscan -p {settings.port} {node.address}` to it,"
+                f" or set nodes[{i}].ssh.hostKey",
             )
 
 
