@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping
 from ipaddress import IPv4Interface
 from pathlib import Path
 from typing import Any
@@ -78,14 +79,16 @@ class KubernetesCluster(pulumi.ComponentResource):
         name: str,
         spec: ClusterSpec,
         steps: Remote,
+        trust: Mapping[str, pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`trust`: node name -> the step after which that node trusts the image registry."""
         super().__init__("rainbond-ha:kubernetes:KubernetesCluster", name, None, opts)
         cluster = spec.kubernetes
         names = [node.name for node in spec.nodes if node.is_kubernetes_node]
         ready: list[pulumi.Resource] = []
         if cluster.mode == "rke2":
-            self.kubeconfig = self._install_rke2(name, spec, steps)
+            self.kubeconfig = self._install_rke2(name, spec, steps, trust)
             self.api_endpoint = pulumi.Output.from_input(f"https://{cluster.api_host}:{API_PORT}")
             runtime_path = RKE2_CONTAINERD
         else:
@@ -132,12 +135,19 @@ class KubernetesCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _install_rke2(self, name: str, spec: ClusterSpec, steps: Remote) -> pulumi.Output[str]:
-        """RKE2 on every Kubernetes node. registries.yaml is the registry's trust step's (steps
-        carry it as a dependency), so it is in place when RKE2 first starts."""
+    def _install_rke2(
+        self, name: str, spec: ClusterSpec, steps: Remote, trust: Mapping[str, pulumi.Resource]
+    ) -> pulumi.Output[str]:
+        """RKE2 on every Kubernetes node. registries.yaml is the registry's trust step's, so each
+        node's steps wait for that node's trust step: it is in place when RKE2 first starts.
+        Only its own node's, so the graph grows linearly with the nodes."""
         cluster = spec.kubernetes
         masters = spec.with_role(Role.MASTER)
         by_name = {node.name: node for node in spec.nodes}
+
+        def on(*nodes: str) -> Remote:
+            return steps.after(*(trust[node] for node in nodes))
+
         api_vip: list[remote.Command] = []
         if cluster.api_keepalived is not None:
             api_vip = keepalived_vip(
@@ -147,13 +157,13 @@ class KubernetesCluster(pulumi.ComponentResource):
                 vip=IPv4Interface(cluster.api_address),
                 interface=cluster.api_keepalived.interface,
                 router_id=cluster.api_keepalived.virtual_router_id,
-                steps=steps,
+                steps=on(*(node.name for node in masters)),
                 parent=self,
             )
         token = generated_password(f"{name}-token", self, _TOKEN_LENGTH)
         uploads = (
             {
-                node.name: steps.upload(
+                node.name: on(node.name).upload(
                     f"{name}-artifacts-{node.name}",
                     node,
                     cluster.artifacts_dir,
@@ -193,7 +203,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                 join_address=join or None,
             )
             servers.append(
-                steps.step(
+                on(server).step(
                     f"{name}-server-{server}",
                     node,
                     "kubernetes",
@@ -205,7 +215,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                 )
             )
         agents = [
-            steps.step(
+            on(node.name).step(
                 f"{name}-agent-{node.name}",
                 node,
                 "kubernetes",
@@ -227,7 +237,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             for node in spec.nodes
             if node.is_kubernetes_node and not node.has(Role.MASTER)
         ]
-        fetch = steps.step(
+        fetch = on(masters[0].name).step(
             f"{name}-kubeconfig",
             masters[0],
             "kubernetes",

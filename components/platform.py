@@ -40,8 +40,8 @@ class RainbondPlatform(pulumi.ComponentResource):
         steps = remote.after(preflight.passed)
         gateway = GatewayVip("gateway", spec, steps, child)
         registry = ImageRegistry("registry", spec, gateway.vip, steps, child)
-        # RKE2 reads the registry configuration when it starts, so the trust steps come first.
-        kubernetes = KubernetesCluster("kubernetes", spec, steps.after(registry), child)
+        # RKE2 reads the registry configuration when it starts, so each node trusts it first.
+        kubernetes = KubernetesCluster("kubernetes", spec, steps, registry.trust, child)
         build = BuildNodes("build", spec, steps, child)
         database = MySQLReplication("database", spec, steps, child)
         RainbondRelease(

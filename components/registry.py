@@ -35,6 +35,8 @@ class ImageRegistry(pulumi.ComponentResource):
     """`builtin` tells the release to keep rbd-hub (and give it `password`) instead of imageHub."""
 
     builtin: bool
+    # Node name -> the step that makes that node trust the registry.
+    trust: dict[str, pulumi.Resource]
     domain: pulumi.Output[str]
     namespace: pulumi.Output[str]
     username: pulumi.Output[str]
@@ -65,7 +67,7 @@ class ImageRegistry(pulumi.ComponentResource):
                 names={},
                 ready=[],
             )
-        _trust_everywhere(name, spec, served, vip, steps, self)
+        self.trust = _trust_everywhere(name, spec, served, vip, steps, self)
         self.domain = pulumi.Output.from_input(served.endpoint.domain)
         self.namespace = pulumi.Output.from_input("" if self.builtin else registry.namespace)
         self.username = pulumi.Output.from_input(served.username)
@@ -190,7 +192,7 @@ def _trust_everywhere(
     vip: pulumi.Output[str],
     steps: Remote,
     parent: pulumi.Resource,
-) -> None:
+) -> dict[str, pulumi.Resource]:
     rke2 = spec.kubernetes.mode == "rke2"
     # RKE2's registries.yaml carries the password, so it travels on stdin.
     registries = (
@@ -204,8 +206,8 @@ def _trust_everywhere(
     hosts_lines = vip.apply(
         lambda address: files.hosts_entries({files.GOODRAIN_ME: address, **served.names})
     )
-    for node in spec.nodes:
-        steps.step(
+    return {
+        node.name: steps.step(
             f"{name}-trust-{node.name}",
             node,
             "registry",
@@ -223,3 +225,5 @@ def _trust_everywhere(
             stdin=registries,
             depends_on=served.ready,
         )
+        for node in spec.nodes
+    }

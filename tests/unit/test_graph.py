@@ -102,10 +102,32 @@ def test_servers_join_one_at_a_time_then_agents(dev_config: dict[str, Any]) -> N
     assert agent.urn in kubeconfig.dependencies
 
 
-def test_kubernetes_waits_for_registry_trust(dev: Deployment) -> None:
-    first = dev.named("kubernetes-server-rbd-1")
-    for node in ("rbd-1", "rbd-2", "rbd-3"):
-        assert depends_on(dev, first, f"registry-trust-{node}")
+def test_each_node_runs_kubernetes_after_it_trusts_the_registry(
+    dev_config: dict[str, Any],
+) -> None:
+    # Its own node's trust step only: waiting for every node's would make n x n edges.
+    worker = {"name": "rbd-4", "address": "192.0.2.14", "roles": ["worker", "build"]}
+    deployment = deploy(edited(dev_config, lambda c: c["nodes"].append(worker)))
+    prefix = "registry-trust-"
+    trust = {
+        r.urn: r.name.removeprefix(prefix)
+        for r in deployment.of_type(COMMAND)
+        if r.name.startswith(prefix)
+    }
+    own = {
+        "kubernetes-server-rbd-1": {"rbd-1"},
+        "kubernetes-server-rbd-2": {"rbd-2"},
+        "kubernetes-server-rbd-3": {"rbd-3"},
+        "kubernetes-agent-rbd-4": {"rbd-4"},
+        "kubernetes-kubeconfig": {"rbd-1"},
+        # One VIP for the masters, configured as a group: each of its steps waits for all of
+        # theirs, which grows with the masters only.
+        **{f"kubernetes-api-vip-rbd-{i}": {"rbd-1", "rbd-2", "rbd-3"} for i in (1, 2, 3)},
+    }
+    assert sorted(own) == steps(deployment, "kubernetes")
+    for name, nodes in own.items():
+        waited = {trust[urn] for urn in deployment.named(name).dependencies if urn in trust}
+        assert waited == nodes, name
 
 
 def test_replica_after_source(dev: Deployment) -> None:
