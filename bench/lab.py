@@ -1,0 +1,54 @@
+"""The lab benchmarks: the platform deployed from nothing, a no-op up, VIP failover, replica lag.
+
+One stack of the whole platform (the lab stack's configuration, with the gateway check on the
+stand-in gateway's port) in a scratch project and state, destroyed at the end; the database data
+its destroy keeps is removed from nodes that had no database server before.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench import deploy, failover, replica_lag
+from lab.labctl import require_lab_up
+from tests.e2e.lab.harness import component_stack, lab_config
+from tests.e2e.lab.test_database import DATA_DIR
+from tests.e2e.lab.test_database import on as on_node
+from tests.e2e.lab.test_gateway import GATEWAY_PORT
+
+STACK = "bench-platform"
+
+
+def measure() -> dict[str, Any]:
+    require_lab_up()
+    config = lab_config()
+    gateway = {**config["rainbond-ha:gateway"], "checkPorts": [GATEWAY_PORT]}
+    database = config["rainbond-ha:database"]
+    fresh = [
+        node["name"]
+        for node in config["rainbond-ha:nodes"]
+        if "mysql" in node["roles"] and _untouched(node["name"])
+    ]
+    with tempfile.TemporaryDirectory() as scratch:
+        stack = component_stack(STACK, Path(scratch), ["platform"], {"gateway": gateway})
+        try:
+            figures: dict[str, Any] = {"up": deploy.first_up(stack)}
+            figures["noop"] = deploy.noop_up(stack)
+            figures["failover"] = failover.measure()
+            figures["lag"] = replica_lag.measure(database["source"], database["replica"])
+            return figures
+        finally:
+            stack.destroy(color="never")
+            stack.workspace.remove_stack(stack.name)
+            for node in fresh:
+                on_node(node, f"rm -rf {DATA_DIR} /etc/mysql", check=False)
+
+
+def _untouched(node: str) -> bool:
+    """Neither a database server nor its data on `node`."""
+    used = f"dpkg -s mariadb-server >/dev/null 2>&1 || [ -e {DATA_DIR} ]"
+    return (
+        on_node(node, f"if {used}; then echo used; else echo untouched; fi").strip() == "untouched"
+    )
