@@ -20,6 +20,7 @@ from config import ClusterSpec, Node
 from config.model import DatabaseSpec
 
 from . import database_config as files
+from .drift import Owned
 from .passwords import generated_password
 from .remote import Remote
 
@@ -127,6 +128,7 @@ def _managed(
         },
         stdin=pulumi.Output.format("{0}\n{1}", replication_password, setup),
         depends_on=servers,
+        owns=Owned(files=(f"{dialect.config_dir}/{files.SOURCE_CONFIG_FILE}",)),
     )
     source_host = str(source.internal_address)
     steps.step(
@@ -159,6 +161,7 @@ def _server(
     parent: pulumi.Resource,
 ) -> pulumi.Resource:
     params = {**common, "DATA_DIR": files.DATA_DIR}
+    dialect = files.DIALECTS[database.engine]
     after: list[pulumi.Resource] = []
     if database.delete_data_on_destroy:
         # The server depends on it, so destroy removes the server first and the data after.
@@ -181,6 +184,10 @@ def _server(
             ),
         },
         depends_on=after,
+        owns=Owned(
+            files=(f"{dialect.config_dir}/{files.SERVER_CONFIG_FILE}",),
+            services=(dialect.service,),
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from pulumi_command import remote
 from config import Node
 
 from . import keepalived_config as files
+from .drift import Owned
 from .passwords import generated_password
 from .remote import Remote
 
@@ -65,9 +66,16 @@ def keepalived_vip(
                 parent=parent,
                 params=node_params(spec),
                 stdin=auth,
+                owns=Owned(files=owned_files(spec), services=("keepalived",)),
             )
         )
     return commands
+
+
+def owned_files(spec: files.Instance) -> tuple[str, ...]:
+    """The files the node step writes for this instance; a refresh reports a hand edit."""
+    check = (spec.check_path,) if spec.check_ports else ()
+    return (files.MAIN_PATH, spec.path, *check)
 
 
 def node_params(spec: files.Instance) -> dict[str, str]:

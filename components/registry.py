@@ -11,6 +11,7 @@ from config import ClusterSpec, Role
 from config.model import RegistrySpec
 
 from . import registry_config as files
+from .drift import Owned
 from .passwords import generated_login, generated_password
 from .remote import Remote
 
@@ -129,6 +130,10 @@ def _managed(name: str, spec: ClusterSpec, steps: Remote, parent: pulumi.Resourc
         },
         stdin=stdin,
         depends_on=[tls],
+        owns=Owned(
+            files=(f"{files.CONFIG_DIR}/config.yml", files.HTPASSWD_FILE),
+            services=("docker-registry",),
+        ),
     )
     host, _ = files.split_domain(domain)
     return Served(

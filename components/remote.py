@@ -11,12 +11,15 @@ import hashlib
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pulumi
 from pulumi_command import local, remote
 from pulumi_command.remote import Logging
 
 from config import ClusterSpec, Node
+
+from .drift import MANIFESTS, DriftProbe, Owned
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
@@ -88,11 +91,14 @@ class Remote:
         secret_stdout: bool = False,
         changes_node: bool = True,
         depends_on: Sequence[pulumi.Resource] = (),
+        owns: Owned | None = None,
     ) -> remote.Command:
         """Runs `script_name` on `node`; it re-runs only when what it renders changes.
 
         A change replaces the step: the old delete script runs before the new create script,
         so a node never ends up with the old step's cleanup applied over the new configuration.
+        With `owns`, a refresh that finds those files or services drifted re-runs the script
+        in place (components/drift.py).
         """
         create_body = script(component, script_name)
         delete_body = script(component, f"{script_name}-delete") if changes_node else None
@@ -104,12 +110,18 @@ class Remote:
             return create, delete, digest
 
         rendered = pulumi.Output.all(**params).apply(commands)
+        create: pulumi.Output[str] = rendered[0]
+        delete: pulumi.Output[Any] = rendered[1]
+        after = [*self._after, *depends_on]
+        if owns is not None:
+            create, delete = self._watched(name, node, owns, create, delete, after, parent)
         quiet = stdin is not None or secret_stdout
         return remote.Command(
             name,
             connection=self._connections[node.name],
-            create=rendered[0],
-            delete=rendered[1],
+            create=create,
+            delete=delete,
+            # Only the script's rendering: a repair or the manifest bookkeeping is an update.
             triggers=[rendered[2]],
             stdin=stdin,
             # Output of a step that reads secrets may echo them; keep it out of the logs.
@@ -117,11 +129,56 @@ class Remote:
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions(
                 parent=parent,
-                depends_on=[*self._after, *depends_on],
+                depends_on=after,
                 delete_before_replace=True,
                 additional_secret_outputs=["stdout", "stderr"] if quiet else None,
             ),
         )
+
+    def _watched(
+        self,
+        name: str,
+        node: Node,
+        owns: Owned,
+        create: pulumi.Output[str],
+        delete: pulumi.Output[Any],
+        after: list[pulumi.Resource],
+        parent: pulumi.Resource,
+    ) -> tuple[pulumi.Output[str], pulumi.Output[Any]]:
+        """The step's commands with the manifest kept, and the create carrying the repairs.
+
+        The manifest is written by its own command after the script, so a script that ends
+        early with `exit 0` still records; it is removed after the delete script.
+        """
+        manifest = {"MANIFESTS": MANIFESTS, "STEP": name}
+        record = render(
+            script("drift", "record"),
+            {
+                **manifest,
+                "OWNED_FILES": "\n".join(owns.files),
+                "OWNED_SERVICES": "\n".join(owns.services),
+            },
+        )
+        forget = render(script("drift", "forget"), manifest)
+        connection = self._connections[node.name]
+        setup, ssh = _ssh_session(connection, node, f"-o ConnectTimeout={_DIAL_TIMEOUT_SECONDS} ")
+        probe = DriftProbe(
+            f"{name}-drift",
+            node=node.name,
+            step=name,
+            probe=f"{setup}{ssh} {shlex.quote(render(script('drift', 'probe'), manifest))}",
+            private_key=pulumi.get(connection, "private_key"),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=after),
+        )
+
+        def with_repairs(args: list[Any]) -> str:
+            command, repairs = args
+            # A comment line: it changes the command, so the engine updates the step in place.
+            marker = f"# repair {int(repairs)}\n" if repairs else ""
+            return f"{marker}{command} && {record}"
+
+        watched_delete = delete.apply(lambda command: command and f"{command} && {forget}")
+        return pulumi.Output.all(create, probe.repairs).apply(with_repairs), watched_delete
 
     def upload(
         self, name: str, node: Node, source: str, target: str, *, parent: pulumi.Resource
@@ -135,21 +192,10 @@ class Remote:
         connection = self._connections[node.name]
         files = sorted(p for p in Path(source).expanduser().rglob("*") if p.is_file())
         listing = "".join(f"{p.relative_to(source)}\0{p.stat().st_size}\0" for p in files)
-        host_key = pulumi.get(connection, "host_key")
-        trust = (
-            f"printf '%s %s\\n' {shlex.quote(node.address)} {shlex.quote(host_key)}"
-            ' >"$dir/known"; '
-            'opts="-o UserKnownHostsFile=$dir/known -o StrictHostKeyChecking=yes"'
-            if host_key
-            else 'opts="-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no"'
-        )
-        login = f"{pulumi.get(connection, 'user')}@{node.address}"
+        setup, ssh = _ssh_session(connection, node)
         remote_side = shlex.quote(f"mkdir -p {target} && tar -C {target} -xf -")
         script = (
-            'set -eu; dir=$(mktemp -d); trap \'rm -rf "$dir"\' EXIT; umask 077; cat >"$dir/key"; '
-            f"{trust}; tar -C {shlex.quote(source)} -cf - . | "
-            f'ssh -i "$dir/key" $opts -o BatchMode=yes -p {pulumi.get(connection, "port")} '
-            f"{shlex.quote(login)} {remote_side}; "
+            f"{setup}tar -C {shlex.quote(source)} -cf - . | {ssh} {remote_side}; "
             f"echo copied {len(files)} files to {node.name}:{target}"
         )
         return local.Command(
@@ -159,3 +205,32 @@ class Remote:
             triggers=[hashlib.sha256(listing.encode()).hexdigest()],
             opts=pulumi.ResourceOptions(parent=parent, depends_on=self._after),
         )
+
+
+def _ssh_session(
+    connection: remote.ConnectionArgs, node: Node, options: str = ""
+) -> tuple[str, str]:
+    """Local shell text to log in to `node` with the system's ssh client: (setup, ssh command).
+
+    The setup reads the key from stdin into a 0600 file in a private folder removed on exit,
+    never argv or the environment; a pinned host key is the only one accepted. The ssh command
+    takes the remote command after it.
+    """
+    host_key = pulumi.get(connection, "host_key")
+    trust = (
+        f"printf '%s %s\\n' {shlex.quote(node.address)} {shlex.quote(host_key)}"
+        ' >"$dir/known"; '
+        'opts="-o UserKnownHostsFile=$dir/known -o StrictHostKeyChecking=yes"'
+        if host_key
+        else 'opts="-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no"'
+    )
+    setup = (
+        'set -eu; dir=$(mktemp -d); trap \'rm -rf "$dir"\' EXIT; umask 077; cat >"$dir/key"; '
+        f"{trust}; "
+    )
+    login = f"{pulumi.get(connection, 'user')}@{node.address}"
+    ssh = (
+        f'ssh -i "$dir/key" $opts {options}-o BatchMode=yes -p {pulumi.get(connection, "port")} '
+        f"{shlex.quote(login)}"
+    )
+    return setup, ssh

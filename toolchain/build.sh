@@ -88,6 +88,19 @@ else
 fi
 pulumi="$cli_bin/pulumi"
 
+# Dynamic providers (the drift probes) run in pulumi-resource-pulumi-python, a script a pulumi
+# release ships beside the CLI, where the engine looks for it. It runs the project's virtualenv.
+dynamic=pulumi-resource-pulumi-python
+if [ ! -x "$cli_bin/$dynamic" ]; then
+    if [[ "$cli_bin" == "$cache"/* ]]; then
+        sdk=$(cd "$here/go" && module_dir github.com/pulumi/pulumi/sdk/v3)
+        install -m 0755 "$sdk/python/dist/$dynamic" "$cli_bin/"
+        step "$dynamic: installed beside pulumi"
+    else
+        step "warning: no $dynamic beside $cli_bin/pulumi; drift probes will not run"
+    fi
+fi
+
 # --- resource plugins -----------------------------------------------------------------------------
 
 # The plugin cache the user's own pulumi uses, where a downloaded plugin may already be.

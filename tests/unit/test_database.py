@@ -38,7 +38,7 @@ def options(text: str) -> dict[str, str]:
 
 def rendered_params(step: Registration) -> dict[str, str]:
     """The shell variables in front of a step's script (see remote.render)."""
-    _, _, text = shlex.split(unwrap(step.inputs["create"]))
+    text = shlex.split(unwrap(step.inputs["create"]))[2]
     lexer = shlex.shlex(text, posix=True)
     lexer.whitespace_split = True
     params = {}

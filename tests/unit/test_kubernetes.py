@@ -34,7 +34,7 @@ CHECKER = SCRIPTS / "kubernetes" / "check-nodes.py"
 
 def rendered_params(step: Registration) -> dict[str, str]:
     """The shell variables a step's command sets in front of its script (see remote.render)."""
-    _, _, text = shlex.split(unwrap(step.inputs["create"]))
+    text = shlex.split(unwrap(step.inputs["create"]))[2]
     header = text[: text.index("\n#")]  # every script starts with a comment
     return dict(token.split("=", 1) for token in shlex.split(header))
 

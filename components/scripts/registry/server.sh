@@ -55,12 +55,16 @@ if [ "${rc}" -ne 124 ]; then
 fi
 
 applied="$(cat "${NEW}/config.yml" "${NEW}/htpasswd" "${TLS_DIR}/server.crt" | sha256sum)"
+# What is in place now: a hand-edited file may have been loaded by a restart since our last run.
+live="$({ cat "${CONFIG_DIR}/config.yml" "${CONFIG_DIR}/htpasswd" "${TLS_DIR}/server.crt" \
+    2>/dev/null || true; } | sha256sum)"
 mv -f "${NEW}/config.yml" "${CONFIG_DIR}/config.yml"
 mv -f "${NEW}/htpasswd" "${CONFIG_DIR}/htpasswd"
 systemctl unmask --runtime "${UNIT}" >/dev/null 2>&1 || true
 systemctl enable "${UNIT}" >/dev/null 2>&1
 if ! systemctl is-active --quiet "${UNIT}" \
-    || [ "$(cat "${STATE_DIR}/applied" 2>/dev/null)" != "${applied}" ]; then
+    || [ "$(cat "${STATE_DIR}/applied" 2>/dev/null)" != "${applied}" ] \
+    || [ "${live}" != "${applied}" ]; then
     echo "registry: (re)starting ${UNIT}"
     systemctl restart "${UNIT}"
 fi

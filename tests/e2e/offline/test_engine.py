@@ -97,3 +97,44 @@ def test_a_missing_plugin_fails_at_once_instead_of_downloading(tmp_path: Path) -
         assert "not installed" in str(error) or "no resource plugin" in str(error)
     else:
         raise AssertionError("a plugin that is not installed must fail the preview")
+
+
+DYNAMIC_PROGRAM = """
+import sys
+
+sys.path.insert(0, {root!r})
+
+import pulumi
+from components.drift import DriftProbe
+
+DriftProbe(
+    "probe",
+    node="here",
+    step="tiny",
+    probe="cat >/dev/null; test ! -e {marker!r} || echo {marker!r} changed",
+    private_key="not a key",
+    opts=pulumi.ResourceOptions(),
+)
+"""
+
+
+def test_a_dynamic_resource_runs_offline_and_reads_on_refresh(tmp_path: Path) -> None:
+    project = tiny_project(tmp_path / "dynamic")
+    marker = tmp_path / "drifted"
+    program = DYNAMIC_PROGRAM.format(root=str(PROJECT_ROOT), marker=str(marker))
+    (project / "__main__.py").write_text(program)
+    s = stack("dynamic", project, tmp_path / "state")
+
+    assert s.up().summary.resource_changes == {"create": 2}
+    assert s.preview(refresh=True).change_summary == {"same": 2}
+    marker.touch()
+    s.refresh()
+    probe = next(
+        r
+        for r in json.loads(exported_state(s))["deployment"]["resources"]
+        if r["type"] == "pulumi-python:dynamic/drift:Probe"
+    )
+    assert probe["outputs"]["repairs"] == 1
+    assert probe["outputs"]["lastDrift"] == f"{marker} changed"
+    assert "not a key" not in exported_state(s), "the key must be stored encrypted"
+    s.destroy()
