@@ -7,6 +7,7 @@ Commands (run as root; `lab/lab` is a thin wrapper around this file):
     lab/lab down                              remove everything the lab created (idempotent)
     lab/lab status                            what exists and whether nodes answer
     lab/lab check                             exit 1 with "lab is not up" unless the bridge exists
+    lab/lab stop-node NAME | start-node NAME  power one node off / start it again and wait for ssh
 
 Importable by tests and tools (stdlib only):
 
@@ -1086,6 +1087,37 @@ def cmd_up(nodes: int, bake: Sequence[str]) -> None:
         step(f"lab is up. Try: lab/ssh node1 hostname   (VIP reserved for the gateway: {VIP})")
 
 
+def halt_node(name: str) -> None:
+    """Power one node off cleanly, keeping its disk and network, as an outage of that server."""
+    _require_root()
+    _require_node(name)
+    with locked(LOCK_FILE):
+        stop_node(name)
+        # A server that is off answers nothing; without this its namespace would refuse connections.
+        run(["ip", "link", "set", host_veth(name), "down"], check=False)
+        step(f"{name}: stopped")
+
+
+def boot_node(name: str, timeout: float = 120) -> None:
+    """Start one stopped node as `lab up` would (same disk, host key and address); wait for ssh."""
+    _require_root()
+    _require_node(name)
+    require_lab_up()
+    with locked(LOCK_FILE):
+        image = Path((node_dir(name) / "image").read_text().strip())
+        ensure_node_root(name, image, node_names())
+        ensure_node_network(name)
+        if not node_pid(name):
+            start_node(name)
+        wait_ssh(name, timeout)
+        step(f"{name}: ssh answers on {node_address(name)}")
+
+
+def _require_node(name: str) -> None:
+    if name not in node_names():
+        raise LabError(f"no lab node {name!r}; nodes: {', '.join(node_names()) or 'none'}")
+
+
 def clear_machine_state(work: Path | str) -> None:
     """Remove the lab's namespaces, links and bridge, and the mounts under `work`."""
     for ns in _existing_netns():
@@ -1225,6 +1257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub.add_parser("down", help="remove nodes, namespaces, bridge and proxy (idempotent)")
     sub.add_parser("status", help="show what exists")
+    for command, what in (("stop-node", "power one node off"), ("start-node", "start it again")):
+        sub.add_parser(command, help=what).add_argument("name", help="e.g. node3")
     chk = sub.add_parser("check", help='exit 1 with "lab is not up" unless the lab bridge exists')
     chk.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
@@ -1243,6 +1277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             cmd_up(args.nodes, [p for p in re.split(r"[,\s]+", args.bake) if p])
         elif args.cmd == "down":
             cmd_down()
+        elif args.cmd == "stop-node":
+            halt_node(args.name)
+        elif args.cmd == "start-node":
+            boot_node(args.name)
         return 0
     except (LabError, LabNotUp) as e:
         step(f"FAILED: {e}")
