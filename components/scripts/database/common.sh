@@ -60,15 +60,28 @@ install_package() {
 }
 
 # Purges a package this step installed, and the dependencies it brought that nothing else needs.
+# Not apt's autoremove: it keeps whatever something merely recommends or suggests (perl, psmisc)
+# and every provider of a virtual package in use (gawk, next to the image's mawk), for good.
 remove_package() {
-    local package="$1" added
+    local package="$1" added pkg
+    local -a leftover=() removable=()
     [ -e "${STATE_DIR}/${package}.installed" ] || return 0
     say "removing ${package}"
     "${APT[@]}" purge "${package}" >/dev/null
-    added="$(cat "${STATE_DIR}/${package}.installed")"
-    mapfile -t orphans < <("${APT[@]}" autoremove -s | awk '/^Remv /{print $2}' \
-        | grep -Fx -f <(printf '%s\n' "${added}") || true)
-    [ "${#orphans[@]}" -eq 0 ] || "${APT[@]}" purge "${orphans[@]}" >/dev/null
+    added="$(sort -u "${STATE_DIR}/${package}.installed")"
+    mapfile -t leftover < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' \
+        | awk '$1 == "ii" {print $2}' | sort -u | comm -12 - <(echo "${added}"))
+    # One by one: purging a package must take nothing along that this step did not add (another
+    # step's package, or one installed since, may share a dependency with ours).
+    for pkg in "${leftover[@]}"; do
+        if "${APT[@]}" -s purge "${pkg}" | awk '/^Purg /{print $2}' | sort -u \
+            | comm -23 - <(echo "${added}") | grep . >/dev/null; then
+            say "keeping ${pkg}: other packages need it"
+        else
+            removable+=("${pkg}")
+        fi
+    done
+    [ "${#removable[@]}" -eq 0 ] || "${APT[@]}" purge "${removable[@]}" >/dev/null
     rm -f "${STATE_DIR}/${package}.installed"
     rmdir "${STATE_DIR}" 2>/dev/null || true
 }

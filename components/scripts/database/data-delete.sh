@@ -8,3 +8,6 @@ fi
 say "deleting ${DATA_DIR}"
 rm -rf "${DATA_DIR}" /etc/mysql/debian.cnf
 rmdir /etc/mysql 2>/dev/null || true
+# The account the package made to own the data goes with it.
+userdel mysql 2>/dev/null || true
+groupdel mysql 2>/dev/null || true

@@ -6,7 +6,8 @@ export DEBIAN_FRONTEND=noninteractive
 UNIT=docker-registry.service
 if [ -e "${STATE_DIR}/installed-package" ]; then
     echo "registry: removing docker-registry"
-    systemctl stop "${UNIT}" 2>/dev/null || true
+    # Disabled while its unit file exists: the purge alone can leave the enablement link behind.
+    systemctl disable --now "${UNIT}" >/dev/null 2>&1 || true
     apt-get -o DPkg::Lock::Timeout=300 -y purge docker-registry >/dev/null
     systemctl unmask --runtime "${UNIT}" >/dev/null 2>&1 || true
     rm -f "${CONFIG_DIR}/htpasswd"
