@@ -140,11 +140,17 @@ def _managed(
         params={
             **common,
             "NODE_ADDRESS": str(replica.internal_address),
+            "NODE_NAME": replica.name,
+            "DATA_DIR": files.DATA_DIR,
             "SOURCE_HOST": source_host,
+            "HISTORY_QUERY": files.HISTORY_QUERY,
         },
         stdin=replication_password.apply(
-            lambda password: files.replication_sql(
-                database.engine, source_host=source_host, port=database.port, password=password
+            lambda password: (
+                f"{password}\n"
+                + files.replication_sql(
+                    database.engine, source_host=source_host, port=database.port, password=password
+                )
             )
         ),
         depends_on=[primary, *servers],

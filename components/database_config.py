@@ -23,6 +23,11 @@ SOURCE_CONFIG_FILE = "z2-rainbond-ha-source.cnf"
 BINLOG_RETENTION_SECONDS = 14 * 24 * 3600
 CHARSET = "utf8mb4"
 COLLATION = "utf8mb4_unicode_ci"
+# One row, written once by the first source of a deployment's data and replicated from there: two
+# nodes hold the same id only if their data descends from the same deployment. GTIDs cannot tell
+# (server ids are addresses, so a wiped source reuses the numbers of its former history).
+HISTORY_TABLE = "`rainbond_ha`.`history`"
+HISTORY_QUERY = f"SELECT COALESCE(GROUP_CONCAT(id ORDER BY id), '') FROM {HISTORY_TABLE}"
 
 
 @dataclass(frozen=True)
@@ -206,14 +211,25 @@ def setup_sql(
     replica can take over without running it again.
     """
     grants = [f"ALL PRIVILEGES ON `{name}`.*" for name in databases]
-    sql = create_databases_sql(databases)
+    sql = create_databases_sql(databases) + history_sql()
     for host in client_hosts:
         sql += _user_sql(engine, user, host, password, grants)
+    # The replica reads the source's history id with this login before it follows it.
+    replication_grants = ["REPLICATION SLAVE ON *.*", f"SELECT ON {HISTORY_TABLE}"]
     for host in replica_hosts:
-        sql += _user_sql(
-            engine, REPLICATION_USER, host, replication_password, ["REPLICATION SLAVE ON *.*"]
-        )
+        sql += _user_sql(engine, REPLICATION_USER, host, replication_password, replication_grants)
     return sql
+
+
+def history_sql() -> str:
+    """Gives the data a history id unless it has one (a promoted replica keeps its source's)."""
+    return (
+        "CREATE DATABASE IF NOT EXISTS `rainbond_ha`;\n"
+        f"CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (id CHAR(36) NOT NULL PRIMARY KEY,"
+        " created TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);\n"
+        f"INSERT INTO {HISTORY_TABLE} (id) SELECT UUID() FROM DUAL"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {HISTORY_TABLE});\n"
+    )
 
 
 def stale_accounts_sql(

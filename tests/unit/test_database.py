@@ -125,9 +125,22 @@ def test_setup_creates_utf8mb4_databases_and_users_per_allowed_host(engine: file
         assert f"GRANT ALL PRIVILEGES ON `region`.* TO 'rainbond'@'{host}';" in sql
     for host in ("10.0.0.11", "10.0.0.12"):
         assert f"GRANT REPLICATION SLAVE ON *.* TO 'replication'@'{host}';" in sql
+        assert f"GRANT SELECT ON `rainbond_ha`.`history` TO 'replication'@'{host}';" in sql
     # No account for any host, and no other privilege.
     assert "'%'" not in sql
-    assert len(re.findall(r"^GRANT ", sql, re.M)) == 2 * 2 + 2
+    assert len(re.findall(r"^GRANT ", sql, re.M)) == 2 * 2 + 2 * 2
+
+
+@pytest.mark.parametrize("engine", ["mysql", "mariadb"])
+def test_the_history_id_is_written_once_before_the_grant_on_it(engine: files.Engine) -> None:
+    sql = setup(engine)
+    insert = "INSERT INTO `rainbond_ha`.`history` (id) SELECT UUID() FROM DUAL WHERE NOT EXISTS"
+    assert sql.count(insert) == 1
+    # Only when the table is empty: a promoted replica keeps the id its source wrote.
+    assert "(SELECT 1 FROM `rainbond_ha`.`history`);" in sql
+    assert sql.index("CREATE TABLE IF NOT EXISTS `rainbond_ha`.`history`") < sql.index(insert)
+    assert sql.index(insert) < sql.index("GRANT SELECT ON `rainbond_ha`.`history`")
+    assert files.HISTORY_QUERY.endswith("FROM `rainbond_ha`.`history`")
 
 
 def test_mysql_users_use_mysql_native_password() -> None:
@@ -192,6 +205,9 @@ def test_steps_and_their_order(dev: Deployment) -> None:
     assert unwrap(source.inputs["connection"])["host"] == "192.0.2.11"
     assert unwrap(replica.inputs["connection"])["host"] == "192.0.2.12"
     assert rendered_params(replica)["SOURCE_HOST"] == "192.0.2.11"
+    # Named in its refusal of data from another deployment.
+    assert rendered_params(replica)["NODE_NAME"] == "rbd-2"
+    assert rendered_params(replica)["DATA_DIR"] == "/var/lib/mysql"
 
 
 def test_secrets_reach_the_source_and_replica_on_stdin_only(dev: Deployment) -> None:
@@ -200,7 +216,11 @@ def test_secrets_reach_the_source_and_replica_on_stdin_only(dev: Deployment) -> 
     replication_password, sql = unwrap(source.inputs["stdin"]).split("\n", 1)
     assert sql.startswith("CREATE DATABASE")
     assert f"'replication'@'192.0.2.12' IDENTIFIED BY '{replication_password}'" in sql
-    assert f"MASTER_PASSWORD = '{replication_password}'" in unwrap(replica.inputs["stdin"])
+    # The replica reads the source's history id with the replication login first.
+    replica_password, replica_sql = unwrap(replica.inputs["stdin"]).split("\n", 1)
+    assert replica_password == replication_password
+    assert replica_sql.startswith("STOP SLAVE;")
+    assert f"MASTER_PASSWORD = '{replication_password}'" in replica_sql
     for step in (source, replica, dev.named("database-server-rbd-1")):
         assert "IDENTIFIED" not in unwrap(step.inputs["create"])
 

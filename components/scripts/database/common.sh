@@ -86,3 +86,16 @@ remove_package() {
     rmdir "${STATE_DIR}" 2>/dev/null || true
 }
 
+# Another server of the pair, as the replication user: the login sits in a private 0600 file,
+# never in argv. `remote_sql HOST QUERY` needs `replication_login PASSWORD` first.
+replication_login() {
+    CLIENT_DIR="$(umask 077 && mktemp -d)"
+    trap 'rm -rf "${CLIENT_DIR}"' EXIT
+    printf '[client]\nuser=replication\npassword=%s\nport=%s\nconnect-timeout=10\n' \
+        "$1" "${PORT}" >"${CLIENT_DIR}/login.cnf"
+}
+remote_sql() {
+    "${CLIENT}" --defaults-extra-file="${CLIENT_DIR}/login.cnf" -h "$1" -N -B -e "$2" \
+        2>"${CLIENT_DIR}/error" || { cat "${CLIENT_DIR}/error" >&2 && return 1; }
+}
+

@@ -13,13 +13,8 @@ wait_server
 former="$(replica_status | field "${SOURCE_HOST_FIELD}")"
 if [ -n "${former}" ]; then
     say "promoting: this node replicates from ${former}; waiting until it has caught up"
-    CLIENT_DIR="$(umask 077 && mktemp -d)"
-    trap 'rm -rf "${CLIENT_DIR}"' EXIT
-    printf '[client]\nuser=%s\npassword=%s\nhost=%s\nport=%s\nconnect-timeout=10\n' \
-        replication "${REPLICATION_PASSWORD}" "${former}" "${PORT}" >"${CLIENT_DIR}/former.cnf"
-    if ! answer="$("${CLIENT}" --defaults-extra-file="${CLIENT_DIR}/former.cnf" -N -B \
-        -e "${SOURCE_POSITION}" 2>"${CLIENT_DIR}/error")"; then
-        cat "${CLIENT_DIR}/error" >&2
+    replication_login "${REPLICATION_PASSWORD}"
+    if ! answer="$(remote_sql "${former}" "${SOURCE_POSITION}")"; then
         fail "cannot reach the former source ${former}, so cannot tell whether this node has all" \
             "its writes. If ${former} is lost, follow 'Unplanned loss of the source' in" \
             "docs/operations.md."

@@ -25,7 +25,7 @@ from pulumi import automation as auto
 
 from lab.labctl import require_lab_up, ssh_argv
 from tests.e2e.engine import exported_state
-from tests.e2e.lab.harness import component_stack
+from tests.e2e.lab.harness import component_stack, lab_config
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
@@ -63,6 +63,11 @@ def wait_replicated(source: str, replica: str, timeout: float = 60) -> None:
     position = root_sql(source, "SELECT @@GLOBAL.gtid_binlog_pos")
     waited = root_sql(replica, f"SELECT MASTER_GTID_WAIT('{position}', {timeout})")
     assert waited == "0", f"{replica} did not reach {source}'s {position}"
+
+
+def lab_database() -> dict[str, Any]:
+    section: dict[str, Any] = lab_config()["rainbond-ha:database"]
+    return section
 
 
 def write_config(stack: auto.Stack, database: dict[str, Any]) -> None:
@@ -112,7 +117,13 @@ def secrets_of(stack: auto.Stack) -> list[str]:
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     require_lab_up()
-    stack = component_stack("database", tmp_path_factory.mktemp("database"), ["database"])
+    # This test checks that destroy keeps the data by default, and removes it itself.
+    stack = component_stack(
+        "database",
+        tmp_path_factory.mktemp("database"),
+        ["database"],
+        overrides={"database": {**lab_database(), "deleteDataOnDestroy": False}},
+    )
     lines: list[str] = []
     try:
         with ArgvSampler() as sampler:
@@ -125,7 +136,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
             on(
                 node,
                 f"rm -f {LOGIN}; dpkg -s mariadb-server >/dev/null 2>&1 || "
-                f"rm -rf {DATA_DIR} /etc/mysql",
+                f"{{ rm -rf {DATA_DIR} /etc/mysql; userdel mysql; groupdel mysql; }} 2>/dev/null",
                 check=False,
             )
 
@@ -245,10 +256,10 @@ def test_switchover_loses_no_committed_row(deployed: dict[str, Any], passwords: 
         stderr=subprocess.DEVNULL,
     )
     time.sleep(2)
-    database = yaml.safe_load((Path(__file__).parents[3] / "Pulumi.lab.yaml").read_text())[
-        "config"
-    ]["rainbond-ha:database"]
-    write_config(stack, {**database, "source": "node2", "replica": "node1"})
+    write_config(
+        stack,
+        {**lab_database(), "deleteDataOnDestroy": False, "source": "node2", "replica": "node1"},
+    )
     with ArgvSampler() as sampler:
         stack.up(on_output=deployed["log"].append)
     committed = [int(line) for line in writer.communicate(timeout=120)[0].decode().split()]

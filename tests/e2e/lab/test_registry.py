@@ -137,7 +137,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[auto.Stack
         "registry",
         tmp_path_factory.mktemp("registry"),
         ["registry"],
-        overrides={"gateway": {"mode": "external", "address": VIP}},
+        # Destroy keeps the images by default (checked below); the lab stack deletes them.
+        overrides={
+            "gateway": {"mode": "external", "address": VIP},
+            "registry": {"mode": "managed", "deleteDataOnDestroy": False},
+        },
     )
     try:
         up = stack.up(color="never", on_output=print)
