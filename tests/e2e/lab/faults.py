@@ -158,8 +158,18 @@ class UpProcess:
             time.sleep(0.2)
 
     def signal(self, signum: int) -> None:
-        """Sends `signum` to pulumi's whole process group, as a terminal's Ctrl-C does."""
+        """Sends `signum` to pulumi's process group, as a terminal's Ctrl-C does."""
         os.killpg(self.process.pid, signum)
+
+    def crash(self) -> None:
+        """SIGKILL to pulumi and every plugin it started, as when its machine dies.
+
+        The plugins run in process groups of their own and outlive a killed engine, still
+        holding their SSH sessions; a lost CI runner takes them down too.
+        """
+        for pid in _session(self.process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def wait(self, timeout: float) -> int:
         try:
@@ -169,9 +179,21 @@ class UpProcess:
             raise
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+        """Ends whatever of this run is still alive, plugins included."""
+        self.crash()
+        self.process.wait(timeout=30)
 
     def text(self) -> str:
         return self.output.read_text(errors="replace")
+
+
+def _session(leader: int) -> list[int]:
+    """The processes in the session `leader` started, read from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # The command name (field 2) may hold spaces; the fields after it do not.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == leader:
+                members.append(int(stat.parent.name))
+    return members
