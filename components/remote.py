@@ -22,6 +22,8 @@ from config import ClusterSpec, Node
 from .drift import MANIFESTS, DriftProbe, Owned
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
+# Recovery from an interrupted dpkg, for every script that installs or removes packages.
+_PACKAGES_RECOVER = SCRIPTS / "packages-recover.sh"
 
 # Fail fast on an unreachable node instead of retrying for minutes.
 _DIAL_ATTEMPTS = 5
@@ -29,10 +31,12 @@ _DIAL_TIMEOUT_SECONDS = 10
 
 
 def script(component: str, name: str) -> str:
-    # A component's common.sh, when it has one, holds helpers its scripts share; it goes first.
+    # A component's common.sh, when it has one, holds helpers its scripts share; it goes first,
+    # after the project-wide packages_recover for a script that calls it.
     common = SCRIPTS / component / "common.sh"
     body = (SCRIPTS / component / f"{name}.sh").read_text()
-    return common.read_text() + body if common.exists() else body
+    text = common.read_text() + body if common.exists() else body
+    return _PACKAGES_RECOVER.read_text() + text if "packages_recover" in text else text
 
 
 def render(body: str, params: Mapping[str, str]) -> str:

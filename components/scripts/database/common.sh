@@ -38,6 +38,7 @@ replica_status() { "${CLIENT}" -e "${REPLICA_STATUS}\\G"; }
 # that. The service stays down until the caller has put its configuration in place.
 install_package() {
     local package="$1" unit="$2"
+    packages_recover
     if installed "${package}"; then
         [ -e "${STATE_DIR}/${package}.installed" ] || say "${package} was already installed; keeping it"
         return 0
@@ -67,6 +68,7 @@ remove_package() {
     local -a leftover=() removable=()
     [ -e "${STATE_DIR}/${package}.installed" ] || return 0
     say "removing ${package}"
+    packages_recover
     "${APT[@]}" purge "${package}" >/dev/null
     added="$(sort -u "${STATE_DIR}/${package}.installed")"
     mapfile -t leftover < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' \

@@ -27,6 +27,7 @@ fi
 rmdir "${CONFIG_DIR}" 2>/dev/null || true
 
 if [ -s "${STATE_DIR}/installed-packages" ]; then
+    packages_recover
     ours=$(sort -u "${STATE_DIR}/installed-packages")
     purged() { apt-get -s purge "$@" 2>/dev/null | awk '/^Purg /{ print $2 }' | sort -u; }
     explicit=$(comm -12 <(echo "${ours}") <(tr ' ' '\n' <<<"${PACKAGES}" | sort -u))

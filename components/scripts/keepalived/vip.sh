@@ -24,6 +24,7 @@ apt_get() {
     LC_ALL=C DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -q "$@"
 }
 
+packages_recover
 missing=()
 for package in ${PACKAGES}; do
     # grep reads everything (no -q): under pipefail an early exit would fail the pipe (SIGPIPE).
@@ -38,19 +39,22 @@ fi
 if ((${#missing[@]})); then
     echo "packages: installing ${missing[*]}"
     log=/tmp/rainbond-ha-keepalived-apt.log
-    if ! apt_get install --no-install-recommends "${missing[@]}" >"${log}" 2>&1; then
+    if ! apt_get install -s --no-install-recommends "${missing[@]}" >"${log}" 2>&1; then
         echo "packages: refreshing the package lists"
-        apt_get update >"${log}" 2>&1 && apt_get install --no-install-recommends "${missing[@]}" \
+        apt_get update >"${log}" 2>&1 && apt_get install -s --no-install-recommends "${missing[@]}" \
             >"${log}" 2>&1 || {
             cat "${log}" >&2
             exit 1
         }
     fi
-    # What this install added (with dependencies), as apt reported it: destroy removes these
-    # again. Other steps may install packages at the same time, so a before/after diff would not do.
-    awk '/^The following NEW packages will be installed:/ { new = 1; next }
-        new && /^  / { for (i = 1; i <= NF; i++) print $i; next }
-        { new = 0 }' "${log}" >>"${STATE_DIR}/installed-packages"
+    # What this install adds (with dependencies), recorded before it starts: destroy removes these
+    # again, also after a run killed halfway (the next run finds them installed, not missing).
+    # Other steps may install packages at the same time, so a before/after diff would not do.
+    awk '/^Inst / { print $2 }' "${log}" >>"${STATE_DIR}/installed-packages"
+    apt_get install --no-install-recommends "${missing[@]}" >"${log}" 2>&1 || {
+        cat "${log}" >&2
+        exit 1
+    }
     rm -f "${log}"
 else
     echo "packages: ${PACKAGES} already installed"

@@ -6,6 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 UNIT=docker-registry.service
 if [ -e "${STATE_DIR}/installed-package" ]; then
     echo "registry: removing docker-registry"
+    packages_recover
     # Disabled while its unit file exists: the purge alone can leave the enablement link behind.
     systemctl disable --now "${UNIT}" >/dev/null 2>&1 || true
     apt-get -o DPkg::Lock::Timeout=300 -y purge docker-registry >/dev/null

@@ -16,6 +16,7 @@ UNIT=docker-registry.service
 
 mkdir -p "${STATE_DIR}"
 chmod 0700 "${STATE_DIR}"
+packages_recover
 if dpkg-query -W -f='${Status}' docker-registry 2>/dev/null | grep 'ok installed' >/dev/null; then
     if [ ! -e "${STATE_DIR}/installed-package" ] && [ ! -e "${STATE_DIR}/config.yml.orig" ]; then
         echo "registry: docker-registry was already installed; keeping its config.yml to restore"
@@ -24,13 +25,15 @@ if dpkg-query -W -f='${Status}' docker-registry 2>/dev/null | grep 'ok installed
     fi
 else
     echo "registry: installing docker-registry"
+    # Ours from here on, also if this run is killed halfway: the next run then finds the package
+    # installed, and destroy still removes it.
+    touch "${STATE_DIR}/installed-package"
     # The package starts its service with its own configuration: keep it down until ours is in.
     systemctl mask --runtime "${UNIT}" >/dev/null
     if ! apt-cache policy docker-registry 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null; then
         "${APT[@]}" update >/dev/null
     fi
     "${APT[@]}" install --no-install-recommends docker-registry >/dev/null
-    touch "${STATE_DIR}/installed-package"
 fi
 
 NEW="$(mktemp -d "${CONFIG_DIR}/.new.XXXXXX")"

@@ -1,0 +1,139 @@
+"""Package installs recover from an interrupted dpkg by themselves (packages-recover.sh).
+
+Every script that runs apt-get calls packages_recover first and gets its definition from
+`script()`; the helper itself runs here against stand-in dpkg and apt-get commands.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.remote import SCRIPTS, script
+
+HELPER = (SCRIPTS / "packages-recover.sh").read_text()
+COMPONENT_SCRIPTS = sorted(
+    p for p in SCRIPTS.glob("*/*.sh") if p.name != "common.sh" and p.parent.name != "drift"
+)
+
+
+def _apt_lines(text: str) -> list[int]:
+    return [
+        number
+        for number, line in enumerate(text.splitlines())
+        if re.search(r"(apt-get|APT\[@\]\}\"|apt_get)\s.*\b(install|purge|remove)\b", line)
+        and not line.lstrip().startswith("#")
+        and " -s " not in line  # a simulation changes nothing
+    ]
+
+
+@pytest.mark.parametrize("path", COMPONENT_SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_script_that_changes_packages_recovers_dpkg_first(path: Path) -> None:
+    text = script(path.parent.name, path.stem)
+    changes = _apt_lines(text)
+    if not changes:
+        return
+    assert text.startswith(HELPER), "packages_recover is not defined in the rendered script"
+    body = text[len(HELPER) :]
+    calls = [n for n, line in enumerate(body.splitlines()) if line.strip() == "packages_recover"]
+    assert calls, f"{path.name} changes packages without calling packages_recover"
+    first = _apt_lines(body)[0]
+    assert calls[0] < first, (path.name, body.splitlines()[first])
+
+
+def test_scripts_that_never_touch_packages_stay_as_written() -> None:
+    assert script("preflight", "check") == (SCRIPTS / "preflight" / "check.sh").read_text()
+
+
+# Stand-ins: `dpkg --audit` reports a broken package until a `dpkg --configure -a` succeeds (or,
+# for a half-unpacked one, until apt-get installs it again); the configure fails with dpkg's lock
+# message while `locked` counts down, or for good with `fail`.
+STANDINS = r"""
+set -euo pipefail
+compgen() { return 1; }  # no dpkg journal on this machine
+sleep() { :; }
+state=$1
+dpkg() {
+    case "$*" in
+    --audit) [ -e "$state/done" ] || echo "mariadb-server-10.11  half-configured" ;;
+    *--configure\ -a)
+        echo "dpkg $*" >>"$state/calls"
+        if [ -e "$state/fail" ]; then
+            echo "dpkg: error processing package mariadb-server-10.11 (--configure)"
+            return 1
+        fi
+        if (($(cat "$state/locked" 2>/dev/null || echo 0) > 0)); then
+            echo $(($(cat "$state/locked") - 1)) >"$state/locked"
+            echo "dpkg: error: dpkg frontend lock was locked by another process with pid 7"
+            return 2
+        fi
+        [ -e "$state/unpacked" ] || touch "$state/done"
+        ;;
+    esac
+}
+apt-get() {
+    echo "apt-get $*" >>"$state/calls"
+    touch "$state/done"
+}
+"""
+
+
+def _recover(
+    tmp_path: Path,
+    *,
+    interrupted: bool = True,
+    unpacked: bool = False,
+    locked: int = 0,
+    fail: bool = False,
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    if not interrupted:
+        (tmp_path / "done").touch()
+    if unpacked:
+        (tmp_path / "unpacked").touch()
+    if locked:
+        (tmp_path / "locked").write_text(str(locked))
+    if fail:
+        (tmp_path / "fail").touch()
+    program = STANDINS + HELPER + "\npackages_recover\n"
+    result = subprocess.run(
+        ["bash", "-c", program, "recover", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    calls = tmp_path / "calls"
+    return result, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_nothing_interrupted_runs_nothing(tmp_path: Path) -> None:
+    result, calls = _recover(tmp_path, interrupted=False)
+    assert result.returncode == 0 and result.stdout == "" and calls == []
+
+
+def test_an_interrupted_install_is_finished(tmp_path: Path) -> None:
+    result, calls = _recover(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "dpkg --configure -a" in result.stdout
+    assert len(calls) == 1 and calls[0].endswith("--configure -a")
+
+
+def test_a_half_unpacked_package_is_installed_again(tmp_path: Path) -> None:
+    result, calls = _recover(tmp_path, unpacked=True)
+    assert result.returncode == 0, result.stderr
+    assert [call.split()[0] for call in calls] == ["dpkg", "apt-get"]
+    assert "--fix-broken" in calls[1]
+
+
+def test_waits_while_another_install_holds_the_lock(tmp_path: Path) -> None:
+    result, calls = _recover(tmp_path, locked=3)
+    assert result.returncode == 0, result.stderr
+    assert len(calls) == 4
+
+
+def test_a_failing_configure_fails_the_step_with_dpkg_s_words(tmp_path: Path) -> None:
+    result, _ = _recover(tmp_path, fail=True)
+    assert result.returncode == 1
+    assert "error processing package mariadb-server-10.11" in result.stderr
