@@ -8,6 +8,7 @@ node has `<step>-delete.sh` to undo it, so `pulumi destroy` leaves the node clea
 from __future__ import annotations
 
 import hashlib
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,8 +23,10 @@ from config import ClusterSpec, Node
 from .drift import MANIFESTS, DriftProbe, Owned
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
-# Recovery from an interrupted dpkg, for every script that installs or removes packages.
-_PACKAGES_RECOVER = SCRIPTS / "packages-recover.sh"
+# Recovery from an interrupted dpkg and the node's package ledger, for every script that
+# installs or removes packages.
+_PACKAGES = (SCRIPTS / "packages-recover.sh", SCRIPTS / "packages.sh")
+_USES_PACKAGES = re.compile(r"^\s*[^#\n]*\bpackages_(install|remove|recover|brought)\b", re.M)
 
 # Fail fast on an unreachable node instead of retrying for minutes.
 _DIAL_ATTEMPTS = 5
@@ -32,11 +35,13 @@ _DIAL_TIMEOUT_SECONDS = 10
 
 def script(component: str, name: str) -> str:
     # A component's common.sh, when it has one, holds helpers its scripts share; it goes first,
-    # after the project-wide packages_recover for a script that calls it.
+    # after the project-wide package helpers for a script that calls them.
     common = SCRIPTS / component / "common.sh"
     body = (SCRIPTS / component / f"{name}.sh").read_text()
     text = common.read_text() + body if common.exists() else body
-    return _PACKAGES_RECOVER.read_text() + text if "packages_recover" in text else text
+    if not _USES_PACKAGES.search(text):
+        return text
+    return "".join(path.read_text() for path in _PACKAGES) + text
 
 
 def render(body: str, params: Mapping[str, str]) -> str:
@@ -96,11 +101,15 @@ class Remote:
         changes_node: bool = True,
         depends_on: Sequence[pulumi.Resource] = (),
         owns: Owned | None = None,
+        replace_on: Sequence[str] | None = None,
     ) -> remote.Command:
         """Runs `script_name` on `node`; it re-runs only when what it renders changes.
 
         A change replaces the step: the old delete script runs before the new create script,
         so a node never ends up with the old step's cleanup applied over the new configuration.
+        With `replace_on`, only a change of those values replaces it: any other change updates
+        it in place (the create runs again, destroy runs the new delete), for a step whose
+        delete must run only when what it names goes away.
         With `owns`, a refresh that finds those files or services drifted re-runs the script
         in place (components/drift.py).
         """
@@ -126,7 +135,7 @@ class Remote:
             create=create,
             delete=delete,
             # Only the script's rendering: a repair or the manifest bookkeeping is an update.
-            triggers=[rendered[2]],
+            triggers=[rendered[2]] if replace_on is None else list(replace_on),
             stdin=stdin,
             # Output of a step that reads secrets may echo them; keep it out of the logs.
             logging=Logging.NONE if quiet else Logging.STDOUT_AND_STDERR,

@@ -22,6 +22,8 @@ from lab.labctl import node_address, require_lab_up, ssh_argv
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 NODE, PEER = "node1", "node2"
+# The node's package ledger (components/scripts/packages.sh): what each owner brought.
+LEDGER = "/var/lib/rainbond-ha/packages"
 PASSWORD = "Lab7test"
 GATEWAY = files.Instance(
     name="rainbond-gateway",
@@ -64,7 +66,7 @@ def deployed() -> Iterator[None]:
     try:
         result = step(GATEWAY)
         assert result.returncode == 0, result.stdout + result.stderr
-        installed = text(f"cat {files.STATE_DIR}/installed-packages || true").split()
+        installed = text(f"cat {LEDGER}/keepalived || true").split()
         yield
     finally:
         removed = step(GATEWAY, "vip-delete")

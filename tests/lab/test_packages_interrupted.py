@@ -18,7 +18,7 @@ from components import keepalived_config as files
 from components.keepalived import node_params
 from components.remote import render, script
 from lab.labctl import require_lab_up, ssh_argv
-from tests.lab.test_gateway import GATEWAY, NODE, PASSWORD, on, step, text
+from tests.lab.test_gateway import GATEWAY, LEDGER, NODE, PASSWORD, on, step, text
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
@@ -73,7 +73,7 @@ def test_a_step_killed_inside_dpkg_recovers_and_its_delete_removes_what_it_began
         assert on(NODE, INTERRUPTED).returncode != 0
         assert installed(["keepalived"]) == ["keepalived"]
     finally:
-        began = text(f"cat {files.STATE_DIR}/installed-packages 2>/dev/null || true").split()
+        began = text(f"cat {LEDGER}/keepalived 2>/dev/null || true").split()
         removed = step(GATEWAY, "vip-delete")
         assert removed.returncode == 0, removed.stdout + removed.stderr
     assert "keepalived" in began

@@ -1,7 +1,8 @@
 """Package installs recover from an interrupted dpkg by themselves (packages-recover.sh).
 
-Every script that runs apt-get calls packages_recover first and gets its definition from
-`script()`; the helper itself runs here against stand-in dpkg and apt-get commands.
+Scripts change packages only through the package ledger (packages.sh), which calls
+packages_recover first; `script()` prepends both. The helper itself runs here against stand-in
+dpkg and apt-get commands.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import pytest
 from components.remote import SCRIPTS, script
 
 HELPER = (SCRIPTS / "packages-recover.sh").read_text()
-COMPONENT_SCRIPTS = sorted(
-    p for p in SCRIPTS.glob("*/*.sh") if p.name != "common.sh" and p.parent.name != "drift"
-)
+LEDGER = (SCRIPTS / "packages.sh").read_text()
+COMPONENT_SCRIPTS = sorted(p for p in SCRIPTS.glob("*/*.sh") if p.parent.name != "drift")
 
 
 def _apt_lines(text: str) -> list[int]:
@@ -26,22 +26,16 @@ def _apt_lines(text: str) -> list[int]:
         for number, line in enumerate(text.splitlines())
         if re.search(r"(apt-get|APT\[@\]\}\"|apt_get)\s.*\b(install|purge|remove)\b", line)
         and not line.lstrip().startswith("#")
-        and " -s " not in line  # a simulation changes nothing
     ]
 
 
 @pytest.mark.parametrize("path", COMPONENT_SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_script_that_changes_packages_recovers_dpkg_first(path: Path) -> None:
-    text = script(path.parent.name, path.stem)
-    changes = _apt_lines(text)
-    if not changes:
-        return
-    assert text.startswith(HELPER), "packages_recover is not defined in the rendered script"
-    body = text[len(HELPER) :]
-    calls = [n for n, line in enumerate(body.splitlines()) if line.strip() == "packages_recover"]
-    assert calls, f"{path.name} changes packages without calling packages_recover"
-    first = _apt_lines(body)[0]
-    assert calls[0] < first, (path.name, body.splitlines()[first])
+def test_packages_change_only_through_the_ledger(path: Path) -> None:
+    # The ledger (packages.sh) recovers dpkg first and records what each install adds.
+    assert _apt_lines(path.read_text()) == []
+    text = script(path.parent.name, path.stem) if path.name != "common.sh" else ""
+    if re.search(r"^\s*[^#\n]*\bpackages_(install|remove|brought)\b", text, re.M):
+        assert text.startswith(HELPER + LEDGER), f"{path.name} lacks the package helpers"
 
 
 def test_scripts_that_never_touch_packages_stay_as_written() -> None:

@@ -1,3 +1,3 @@
 # Removes the client the check installed, if it did. The external server is never touched.
 # Params: as external.sh.
-remove_package "${PACKAGE}"
+packages_remove "database-${PACKAGE}"

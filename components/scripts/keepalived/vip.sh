@@ -20,45 +20,12 @@ if [ -s "${MAIN_PATH}" ] && [ "$(head -n 1 "${MAIN_PATH}")" != "${MANAGED_MARK}"
     exit 1
 fi
 
-apt_get() {
-    LC_ALL=C DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -q "$@"
-}
-
-packages_recover
-missing=()
-for package in ${PACKAGES}; do
-    # grep reads everything (no -q): under pipefail an early exit would fail the pipe (SIGPIPE).
-    dpkg-query -W -f='${db:Status-Abbrev}' "${package}" 2>/dev/null | grep '^ii' >/dev/null ||
-        missing+=("${package}")
-done
 mkdir -p "${STATE_DIR}"
 if [ ! -e "${STATE_DIR}/enabled-before" ]; then
     # What destroy restores when keepalived was here before us.
     systemctl is-enabled keepalived 2>/dev/null >"${STATE_DIR}/enabled-before" || true
 fi
-if ((${#missing[@]})); then
-    echo "packages: installing ${missing[*]}"
-    log=/tmp/rainbond-ha-keepalived-apt.log
-    if ! apt_get install -s --no-install-recommends "${missing[@]}" >"${log}" 2>&1; then
-        echo "packages: refreshing the package lists"
-        apt_get update >"${log}" 2>&1 && apt_get install -s --no-install-recommends "${missing[@]}" \
-            >"${log}" 2>&1 || {
-            cat "${log}" >&2
-            exit 1
-        }
-    fi
-    # What this install adds (with dependencies), recorded before it starts: destroy removes these
-    # again, also after a run killed halfway (the next run finds them installed, not missing).
-    # Other steps may install packages at the same time, so a before/after diff would not do.
-    awk '/^Inst / { print $2 }' "${log}" >>"${STATE_DIR}/installed-packages"
-    apt_get install --no-install-recommends "${missing[@]}" >"${log}" 2>&1 || {
-        cat "${log}" >&2
-        exit 1
-    }
-    rm -f "${log}"
-else
-    echo "packages: ${PACKAGES} already installed"
-fi
+packages_install keepalived ${PACKAGES}
 
 mkdir -p "${CONFIG_DIR}"
 chmod 0755 "${CONFIG_DIR}" "${STATE_DIR}"

@@ -2,14 +2,11 @@
 # DELETE_DATA=true, and only where this program installed the package.
 # Params: as server.sh, plus DELETE_DATA, DATA_DIR.
 set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
 UNIT=docker-registry.service
-if [ -e "${STATE_DIR}/installed-package" ]; then
-    echo "registry: removing docker-registry"
-    packages_recover
+if packages_brought registry docker-registry; then
     # Disabled while its unit file exists: the purge alone can leave the enablement link behind.
     systemctl disable --now "${UNIT}" >/dev/null 2>&1 || true
-    apt-get -o DPkg::Lock::Timeout=300 -y purge docker-registry >/dev/null
+    packages_remove registry
     systemctl unmask --runtime "${UNIT}" >/dev/null 2>&1 || true
     rm -f "${CONFIG_DIR}/htpasswd"
     if [ "${DELETE_DATA}" = true ]; then

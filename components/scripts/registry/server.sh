@@ -10,30 +10,20 @@ CONFIG="$(cat)"
     echo "registry: stdin must hold the password, the htpasswd line and config.yml" >&2
     exit 1
 }
-export DEBIAN_FRONTEND=noninteractive
-APT=(apt-get -o DPkg::Lock::Timeout=300 -y)
 UNIT=docker-registry.service
 
 mkdir -p "${STATE_DIR}"
 chmod 0700 "${STATE_DIR}"
-packages_recover
 if dpkg-query -W -f='${Status}' docker-registry 2>/dev/null | grep 'ok installed' >/dev/null; then
-    if [ ! -e "${STATE_DIR}/installed-package" ] && [ ! -e "${STATE_DIR}/config.yml.orig" ]; then
+    if ! packages_brought registry docker-registry && [ ! -e "${STATE_DIR}/config.yml.orig" ]; then
         echo "registry: docker-registry was already installed; keeping its config.yml to restore"
         cp -p "${CONFIG_DIR}/config.yml" "${STATE_DIR}/config.yml.orig"
         systemctl is-enabled "${UNIT}" >"${STATE_DIR}/enabled.orig" 2>/dev/null || true
     fi
 else
-    echo "registry: installing docker-registry"
-    # Ours from here on, also if this run is killed halfway: the next run then finds the package
-    # installed, and destroy still removes it.
-    touch "${STATE_DIR}/installed-package"
     # The package starts its service with its own configuration: keep it down until ours is in.
     systemctl mask --runtime "${UNIT}" >/dev/null
-    if ! apt-cache policy docker-registry 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null; then
-        "${APT[@]}" update >/dev/null
-    fi
-    "${APT[@]}" install --no-install-recommends docker-registry >/dev/null
+    packages_install registry docker-registry
 fi
 
 NEW="$(mktemp -d "${CONFIG_DIR}/.new.XXXXXX")"

@@ -85,23 +85,9 @@ def test_destroy_restores_the_node(snapshots: Snapshots, node: str) -> None:
     assert undocumented(differences(snapshots.before[node], snapshots.after[node])) == {}
 
 
-# Known defect: keepalived (through libsnmp40) and MariaDB share libperl5.36, perl-modules-5.36
-# and libgdbm*. The step destroyed first keeps them for the other; the other's own list may not
-# hold them (the first install brought them), so they stay. Not strict: it depends on the order.
-SHARED_PACKAGES = pytest.mark.xfail(
-    reason="packages shared by the keepalived and database steps can stay after destroy",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize(
-    "node",
-    [
-        pytest.param("node1", marks=SHARED_PACKAGES),
-        pytest.param("node2", marks=SHARED_PACKAGES),
-        "node3",
-    ],
-)
+# On node1 and node2, keepalived (through libsnmp40) and MariaDB share libperl5.36,
+# perl-modules-5.36 and libgdbm*: the package ledger removes them with whichever goes last.
+@pytest.mark.parametrize("node", NODES)
 def test_node_is_as_the_image_made_it(snapshots: Snapshots, node: str) -> None:
     image, now = (
         {k: v for k, v in etc_items(root).items() if k not in LAB_IDENTITY}
