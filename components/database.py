@@ -171,9 +171,18 @@ def _server(
     after: list[pulumi.Resource] = []
     if database.delete_data_on_destroy:
         # The server depends on it, so destroy removes the server first and the data after.
+        # Only the data directory replaces it: a new release's scripts, another port or engine
+        # update it in place, so its delete (which wipes the data whenever the server package
+        # is missing, as after a server step that failed halfway) runs only when it goes away.
         after.append(
             steps.step(
-                f"{name}-data-{node.name}", node, "database", "data", parent=parent, params=params
+                f"{name}-data-{node.name}",
+                node,
+                "database",
+                "data",
+                parent=parent,
+                params=params,
+                replace_on=[files.DATA_DIR],
             )
         )
     return steps.step(

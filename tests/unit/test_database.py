@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from components import database_config as files
+from components import remote
 from tests.unit.conftest import (
     FAKE_KUBECONFIG,
     Deployment,
@@ -270,6 +271,31 @@ def test_data_is_deleted_only_when_asked_and_after_the_server(
     for node in ("rbd-1", "rbd-2"):
         name = f"database-server-{node}"
         assert deleting.named(name).inputs["create"] == dev.named(name).inputs["create"]
+
+
+def test_only_the_data_directory_replaces_a_data_step(
+    dev_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deleting = edited(dev_config, put("database.deleteDataOnDestroy", True))
+    before = deploy(deleting)
+    # A release that changes the helpers every database script shares, and another port.
+    release = remote.script
+
+    def next_release(component: str, name: str) -> str:
+        text = release(component, name)
+        return text + "# the next release\n" if component == "database" else text
+
+    monkeypatch.setattr(remote, "script", next_release)
+    after = deploy(edited(deleting, put("database.port", 3307)))
+    for node in ("rbd-1", "rbd-2"):
+        server = f"database-server-{node}"
+        assert after.named(server).inputs["triggers"] != before.named(server).inputs["triggers"]
+        # Updated in place: its delete, which wipes the data once the server is gone, does not
+        # run for it, while destroy runs the new one.
+        old, new = before.named(f"database-data-{node}"), after.named(f"database-data-{node}")
+        assert new.inputs["triggers"] == old.inputs["triggers"] == [files.DATA_DIR]
+        assert unwrap(new.inputs["delete"]) != unwrap(old.inputs["delete"])
+        assert "the next release" in unwrap(new.inputs["delete"])
 
 
 def test_external_mode_checks_from_a_cluster_node(dev_config: dict[str, Any]) -> None:
