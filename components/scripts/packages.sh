@@ -74,7 +74,8 @@ packages_install() (
         packages_apt install -s --no-install-recommends "${missing[@]}" >"${log}" 2>&1 ||
             packages_failed "${log}"
     fi
-    mapfile -t adds < <(awk '/^Inst / { print $2 }' "${log}")
+    # "Inst NAME [OLD] (NEW ...)" upgrades a package that was there: not the owner's to remove.
+    mapfile -t adds < <(awk '/^Inst / && $3 !~ /^\[/ { print $2 }' "${log}")
     { cat "${PACKAGES_LEDGER}/${owner}" 2>/dev/null || true; } | cat - <(printf '%s\n' "${adds[@]}") |
         packages_record "${PACKAGES_LEDGER}/${owner}"
     echo "packages: installing ${missing[*]} for ${owner} (${#adds[@]} packages with dependencies)"

@@ -71,6 +71,8 @@ if command == "install":
         if name not in installed and name not in added:
             added.append(name)
             todo.extend(graph[name])
+    if (state / "upgrade-libc6").exists():
+        print("Inst libc6 [0.9] (1.0 Debian:12/stable [amd64])")
     for name in added:
         print(f"Inst {name} (1.0 Debian:12/stable [amd64])")
     if "-s" not in args:
@@ -223,3 +225,11 @@ def test_dpkg_is_recovered_before_apt_runs(node: Node) -> None:
     calls = (node.state / "calls").read_text().splitlines()
     # Each: recover, then apt (install: simulate, install; remove: simulate, purge).
     assert [call.split()[0] for call in calls] == ["recover", "-o", "-o", "recover", "-o", "-o"]
+
+
+def test_an_upgrade_of_a_package_that_was_there_is_not_recorded(node: Node) -> None:
+    (node.state / "upgrade-libc6").touch()
+    node.ok(f"packages_install {KEEPALIVED[0]} {KEEPALIVED[1]}")
+    assert "libc6" not in (node.ledger / KEEPALIVED[0]).read_text().split()
+    node.ok(f"packages_remove {KEEPALIVED[0]}")
+    assert node.installed() == set(IMAGE)
