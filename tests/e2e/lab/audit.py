@@ -100,7 +100,12 @@ def differences(before: dict[str, str], after: dict[str, str]) -> dict[str, str]
     found = {}
     for key in sorted(before.keys() | after.keys()):
         old, new = before.get(key), after.get(key)
-        if old != new:
+        if old == new:
+            continue
+        if old is not None and new is not None and key.startswith("package:"):
+            # Kept apart from added or removed packages: the docs allow upgrades, not leftovers.
+            found[f"package-version:{key.removeprefix('package:')}"] = f"{old} -> {new}"
+        else:
             found[key] = (
                 f"added ({new})" if old is None else "removed" if new is None else "changed"
             )
