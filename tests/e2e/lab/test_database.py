@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from pulumi import automation as auto
 
 from lab.labctl import require_lab_up, ssh_argv
 from tests.e2e.engine import exported_state
+from tests.e2e.lab.audit import ProcessSampler
 from tests.e2e.lab.harness import component_stack, lab_config
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
@@ -79,27 +79,9 @@ def write_config(stack: auto.Stack, database: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump(document))
 
 
-class ArgvSampler:
-    """Samples `ps -eo args` on the database nodes until stopped."""
-
-    def __init__(self) -> None:
-        self.samples: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> ArgvSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for node in NODES:
-                self.samples.append(on(node, "ps -eo args", check=False))
-            time.sleep(0.2)
+def on_nodes(sampler: ProcessSampler) -> list[str]:
+    """What the sampler saw on the database nodes: argv and environment of each process."""
+    return [text for node in NODES for text in sampler.of(node)]
 
 
 def secrets_of(stack: auto.Stack) -> list[str]:
@@ -126,9 +108,9 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     )
     lines: list[str] = []
     try:
-        with ArgvSampler() as sampler:
+        with ProcessSampler(NODES) as sampler:
             result = stack.up(on_output=lines.append)
-        yield {"stack": stack, "result": result, "argv": sampler.samples, "log": lines}
+        yield {"stack": stack, "result": result, "argv": on_nodes(sampler), "log": lines}
     finally:
         stack.destroy(on_output=lines.append)
         for node in NODES:
@@ -260,13 +242,13 @@ def test_switchover_loses_no_committed_row(deployed: dict[str, Any], passwords: 
         stack,
         {**lab_database(), "deleteDataOnDestroy": False, "source": "node2", "replica": "node1"},
     )
-    with ArgvSampler() as sampler:
+    with ProcessSampler(NODES) as sampler:
         stack.up(on_output=deployed["log"].append)
     committed = [int(line) for line in writer.communicate(timeout=120)[0].decode().split()]
     assert committed and committed[-1] < 2600  # writes stopped at the demotion
     assert stack.outputs()["database"].value["host"] == NODES["node2"]
     for password in passwords:
-        assert not any(password in sample for sample in sampler.samples)
+        assert not any(password in sample for sample in on_nodes(sampler))
 
     as_rainbond("node1", NODES["node2"], "INSERT INTO console.rows_test (id) VALUES (3000)")
     wait_replicated("node2", "node1")

@@ -48,14 +48,18 @@ def wipe(node: str) -> None:
     on(node, WIPE)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[auto.Stack]:
-    require_lab_up()
+def start_clean() -> None:
+    """Refuses nodes a stack is deployed on; wipes data an earlier stack left behind."""
     for node in NODES:
         held = on(node, "dpkg -s mariadb-server >/dev/null 2>&1 && echo installed", check=False)
         assert "installed" not in held, f"{node} runs MariaDB: a stack is deployed there"
-        # Data left by an earlier stack (no server runs on it) would decide this test's outcome.
         wipe(node)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[auto.Stack]:
+    require_lab_up()
+    start_clean()
     where: Path = tmp_path_factory.mktemp("dbredeploy")
     created = component_stack(
         "dbredeploy",

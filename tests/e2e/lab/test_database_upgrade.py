@@ -31,7 +31,7 @@ from tests.e2e.lab.test_database import (
     wait_replicated,
     write_config,
 )
-from tests.e2e.lab.test_database_redeploy import wipe
+from tests.e2e.lab.test_database_redeploy import start_clean, wipe
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
@@ -66,10 +66,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, release: Path) -> Iterator[auto.Stack]:
     require_lab_up()
-    for node in NODES:
-        held = on(node, "dpkg -s mariadb-server >/dev/null 2>&1 && echo installed", check=False)
-        assert "installed" not in held, f"{node} runs MariaDB: a stack is deployed there"
-        wipe(node)
+    start_clean()
     where: Path = tmp_path_factory.mktemp("dbupgrade")
     created = component_stack(
         "dbupgrade",
