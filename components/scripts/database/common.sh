@@ -42,9 +42,9 @@ install_package() {
             say "${package} was already installed; keeping it"
         return 0
     fi
-    [ -z "${unit}" ] || systemctl mask --runtime "${unit}" >/dev/null
+    [ -z "${unit}" ] || systemctl mask --runtime "${unit}" >/dev/null 2>&1
     packages_install "database-${package}" "${package}"
-    [ -z "${unit}" ] || systemctl unmask --runtime "${unit}" >/dev/null
+    [ -z "${unit}" ] || systemctl unmask --runtime "${unit}" >/dev/null 2>&1
 }
 
 # Another server of the pair, as the replication user: the login sits in a private 0600 file,

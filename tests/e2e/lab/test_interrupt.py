@@ -28,7 +28,7 @@ VIP = "198.18.0.10"
 GATEWAYS = ("node1", "node2")
 # A long step: apt installs MariaDB (several seconds), so the signal lands in the middle of it.
 INTERRUPTED_STEP = "database-server-node1"
-INSTALLING = "database[node1]: installing mariadb-server"
+INSTALLING = "packages: installing mariadb-server"
 
 
 @pytest.fixture
