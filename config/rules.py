@@ -480,6 +480,14 @@ def private_keys(nodes: list[Node], ssh: SshOptions, files: Files) -> Iterator[F
 def known_hosts_file(nodes: list[Node], ssh: SshDefaults, files: Files) -> Iterator[Finding]:
     path = ssh.known_hosts_file
     if path is None:
+        unpinned = [node.name for node in nodes if ssh_settings(node, ssh).host_key is None]
+        if unpinned:
+            yield warning(
+                "ssh.knownHostsFile",
+                f"no host key is pinned for {', '.join(unpinned)}: SSH accepts whatever key"
+                " answers at their addresses",
+                "set it to an `ssh-keyscan` file of the nodes, or set nodes[].ssh.hostKey",
+            )
         return
     if not Path(path).is_file():
         yield from _file("ssh.knownHostsFile", path, files, "an OpenSSH known_hosts file")

@@ -224,12 +224,19 @@ def stack_config(path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A home folder holding the dev stack's SSH key, so `~/.ssh/...` resolves in tests."""
+    """A home folder holding the example stacks' SSH key and known hosts (`~/.ssh/...`)."""
     monkeypatch.setenv("HOME", str(tmp_path))
     key = tmp_path / ".ssh" / "rainbond_ha_ed25519"
     key.parent.mkdir()
     key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n")
+    write_known_hosts(tmp_path)
     return tmp_path
+
+
+def write_known_hosts(home: Path) -> None:
+    """One host key for every node, as `~/.ssh/rainbond_ha_known_hosts` (the examples' pin)."""
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    (home / ".ssh" / "rainbond_ha_known_hosts").write_text(f"* {key}\n")
 
 
 @pytest.fixture

@@ -51,6 +51,8 @@ def findings(config: dict[str, Any], files: Files = Files.REQUIRED) -> list[str]
     return [str(f) for f in validate(config, root=ROOT, files=files).findings]
 
 
+PINNED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
 # (id, edits that keep the rule satisfied, edits that break it, the line the break must produce)
 CASES: list[tuple[str, list[Any], list[Any], str]] = [
     (
@@ -328,6 +330,15 @@ CASES: list[tuple[str, list[Any], list[Any], str]] = [
             put("nodes[2].roles", ["master"]),
         ],
         "registry.password: is missing for mode external",
+    ),
+    (
+        "unpinned-host-keys-warning",
+        [
+            drop("ssh.knownHostsFile"),
+            *(put(f"nodes[{i}].ssh", {"hostKey": PINNED}) for i in range(3)),
+        ],
+        [drop("ssh.knownHostsFile"), put("nodes[0].ssh", {"hostKey": PINNED})],
+        "warning: ssh.knownHostsFile: no host key is pinned for rbd-2, rbd-3:",
     ),
     (
         "replicas-warning",

@@ -14,6 +14,7 @@ from pulumi import automation as auto
 
 from tests.e2e.engine import copy_of_project
 from tests.e2e.engine import stack as engine_stack
+from tests.unit.conftest import write_known_hosts
 
 
 def test_dev_stack_previews_every_component_and_the_release(tmp_path: Path) -> None:
@@ -21,6 +22,7 @@ def test_dev_stack_previews_every_component_and_the_release(tmp_path: Path) -> N
     (home / ".ssh").mkdir(parents=True)
     key = home / ".ssh" / "rainbond_ha_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    write_known_hosts(home)
 
     project = copy_of_project(tmp_path / "project", ["Pulumi.dev.yaml"])
     stack = engine_stack("dev", project, tmp_path / "state", {"HOME": str(home)})
