@@ -230,8 +230,11 @@ def _ssh_session(
     takes the remote command after it.
     """
     host_key = pulumi.get(connection, "host_key")
+    port = pulumi.get(connection, "port")
+    # ssh looks a node on another port than 22 up as `[address]:port`.
+    known_as = node.address if port == 22 else f"[{node.address}]:{port}"
     trust = (
-        f"printf '%s %s\\n' {shlex.quote(node.address)} {shlex.quote(host_key)}"
+        f"printf '%s %s\\n' {shlex.quote(known_as)} {shlex.quote(host_key)}"
         ' >"$dir/known"; '
         'opts="-o UserKnownHostsFile=$dir/known -o StrictHostKeyChecking=yes"'
         if host_key
@@ -243,7 +246,7 @@ def _ssh_session(
     )
     login = f"{pulumi.get(connection, 'user')}@{node.address}"
     ssh = (
-        f'ssh -i "$dir/key" $opts {options}-o BatchMode=yes -p {pulumi.get(connection, "port")} '
+        f'ssh -i "$dir/key" $opts {options}-o BatchMode=yes -p {port} '
         f"{shlex.quote(login)}"
     )
     return setup, ssh

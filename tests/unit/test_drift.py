@@ -15,7 +15,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from components.drift import _provider
 from components.remote import script
-from tests.unit.conftest import Deployment, Mocks, deploy, is_secret, unwrap
+from tests.unit.conftest import Deployment, Mocks, deploy, edited, is_secret, unwrap
 
 COMMAND = "command:remote:Command"
 PROBE = "pulumi-python:dynamic/drift:Probe"
@@ -94,6 +94,17 @@ def test_the_key_reaches_the_probe_only_as_a_secret(dev: Deployment, home: Path)
         assert "PRIVATE KEY" not in str(plain)
         # The key is read from stdin into a private file: never argv.
         assert 'cat >"$dir/key"' in probe.inputs["probe"]
+
+
+@pytest.mark.parametrize("port", [22, 2222])
+def test_the_probe_pins_the_host_key_under_the_name_ssh_looks_up(
+    dev_config: dict[str, Any], port: int
+) -> None:
+    stack = deploy(edited(dev_config, lambda config: config["ssh"].update(port=port)))
+    known_as = "192.0.2.11" if port == 22 else "[192.0.2.11]:2222"
+    probe = next(p for p in stack.of_type(PROBE) if p.name == "database-server-rbd-1-drift")
+    assert f"printf '%s %s\\n' {shlex.quote(known_as)} 'ssh-ed25519 " in probe.inputs["probe"]
+    assert f"-o BatchMode=yes -p {port} " in probe.inputs["probe"]
 
 
 PROVIDER_CHECK = """
