@@ -245,8 +245,5 @@ def _ssh_session(
         f"{trust}; "
     )
     login = f"{pulumi.get(connection, 'user')}@{node.address}"
-    ssh = (
-        f'ssh -i "$dir/key" $opts {options}-o BatchMode=yes -p {port} '
-        f"{shlex.quote(login)}"
-    )
+    ssh = f'ssh -i "$dir/key" $opts {options}-o BatchMode=yes -p {port} {shlex.quote(login)}'
     return setup, ssh
