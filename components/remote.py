@@ -18,7 +18,7 @@ import pulumi
 from pulumi_command import local, remote
 from pulumi_command.remote import Logging
 
-from config import ClusterSpec, Node
+from config import ClusterSpec, Node, known_hosts
 
 from .drift import MANIFESTS, DriftProbe, Owned
 
@@ -231,8 +231,7 @@ def _ssh_session(
     """
     host_key = pulumi.get(connection, "host_key")
     port = pulumi.get(connection, "port")
-    # ssh looks a node on another port than 22 up as `[address]:port`.
-    known_as = node.address if port == 22 else f"[{node.address}]:{port}"
+    known_as = known_hosts.host_name(node.address, port)
     trust = (
         f"printf '%s %s\\n' {shlex.quote(known_as)} {shlex.quote(host_key)}"
         ' >"$dir/known"; '

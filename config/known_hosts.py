@@ -76,14 +76,18 @@ def _key_data(text: str) -> bool:
         return False
 
 
+def host_name(name: str, port: int) -> str:
+    """The name ssh looks a host up by in known_hosts: `[name]:port` for another port than 22."""
+    return name if port == 22 else f"[{name}]:{port}"
+
+
 def host_key(entries: Sequence[Entry], names: Sequence[str], port: int) -> str | None:
     """The key to pin for the first of `names` the entries know: ed25519, else ECDSA, else RSA.
 
     A client pins one key, so when a host has several the strongest kind is chosen.
     """
     for name in names:
-        wanted = name if port == 22 else f"[{name}]:{port}"
-        found = [entry.key for entry in entries if entry.matches(wanted)]
+        found = [entry.key for entry in entries if entry.matches(host_name(name, port))]
         if found:
             return min(found, key=lambda key: _KEY_TYPES.index(key.split()[0]))
     return None
