@@ -112,8 +112,11 @@ def differences(before: dict[str, str], after: dict[str, str]) -> dict[str, str]
     return found
 
 
-def on(node: str, command: str) -> str:
-    result = subprocess.run(ssh_argv(node, command), capture_output=True, timeout=120)
+def on(node: str, command: str, stdin: str = "") -> str:
+    """`command`'s output on `node` (stdin given on its standard input); fails when it fails."""
+    result = subprocess.run(
+        ssh_argv(node, command), input=stdin.encode(), capture_output=True, timeout=120
+    )
     # Logs may hold bytes that are not UTF-8; a secret in them is still found.
     out, err = (stream.decode(errors="replace") for stream in (result.stdout, result.stderr))
     if result.returncode != 0:

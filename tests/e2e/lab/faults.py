@@ -20,8 +20,9 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from lab.labctl import boot_node, require_lab_up, ssh_argv
+from lab.labctl import boot_node, require_lab_up
 from tests.e2e.engine import exported_state
+from tests.e2e.lab.audit import on
 from tests.e2e.lab.harness import component_stack
 
 REMOTE_COMMAND = "command:remote:Command"
@@ -38,13 +39,6 @@ SNAPSHOT = (
     " | awk '{print $1}' | sort;"
     " find /etc /opt -xdev -printf '%p %s %T@\\n' | sort"
 )
-
-
-def on(node: str, command: str, stdin: str = "") -> str:
-    result = subprocess.run(ssh_argv(node, command), input=stdin, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise AssertionError(f"{node}: {command!r} failed: {result.stdout}{result.stderr}")
-    return result.stdout
 
 
 def node_snapshot(node: str) -> list[str]:

@@ -11,7 +11,6 @@ preview changes nothing; destroy removes the records. About 4 minutes.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -21,7 +20,8 @@ from pulumi import automation as auto
 from components import keepalived_config as keepalived
 from components import registry_config as registry
 from components.drift import MANIFESTS
-from lab.labctl import require_lab_up, ssh_argv
+from lab.labctl import require_lab_up
+from tests.e2e.lab.audit import on
 from tests.e2e.lab.harness import component_stack
 from tests.e2e.lab.test_gateway import holders, wait_for
 
@@ -32,15 +32,6 @@ REGISTRY_NODE = "node3"
 REGISTRY_CONFIG = f"{registry.CONFIG_DIR}/config.yml"
 SOURCE, REPLICA = "node1", "node2"
 HAND_EDIT = "# edited by hand"
-
-
-def on(node: str, command: str, stdin: str = "", check: bool = True) -> str:
-    result = subprocess.run(
-        ssh_argv(node, command), input=stdin, capture_output=True, text=True, timeout=120
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"{node}: {command!r} failed: {result.stdout}{result.stderr}")
-    return result.stdout
 
 
 def planned(stack: auto.Stack) -> dict[str, str]:
