@@ -1,8 +1,8 @@
 """The lab benchmarks: the platform deployed from nothing, a no-op up, VIP failover, replica lag.
 
 One stack of the whole platform (the lab stack's configuration, with the gateway check on the
-stand-in gateway's port) in a scratch project and state, destroyed at the end; the database data
-its destroy keeps is removed from nodes that had no database server before.
+stand-in gateway's port) in a scratch project and state, destroyed at the end (the lab stack
+deletes the database and registry data on destroy).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from typing import Any
 from bench import deploy, failover, replica_lag
 from lab.labctl import require_lab_up
 from tests.e2e.lab.harness import component_stack, lab_config
-from tests.e2e.lab.test_database import DATA_DIR
-from tests.e2e.lab.test_database import on as on_node
 from tests.e2e.lab.test_gateway import GATEWAY_PORT
 
 STACK = "bench-platform"
@@ -26,11 +24,6 @@ def measure() -> dict[str, Any]:
     config = lab_config()
     gateway = {**config["rainbond-ha:gateway"], "checkPorts": [GATEWAY_PORT]}
     database = config["rainbond-ha:database"]
-    fresh = [
-        node["name"]
-        for node in config["rainbond-ha:nodes"]
-        if "mysql" in node["roles"] and _untouched(node["name"])
-    ]
     with tempfile.TemporaryDirectory() as scratch:
         stack = component_stack(STACK, Path(scratch), ["platform"], {"gateway": gateway})
         try:
@@ -42,13 +35,3 @@ def measure() -> dict[str, Any]:
         finally:
             stack.destroy(color="never")
             stack.workspace.remove_stack(stack.name)
-            for node in fresh:
-                on_node(node, f"rm -rf {DATA_DIR} /etc/mysql", check=False)
-
-
-def _untouched(node: str) -> bool:
-    """Neither a database server nor its data on `node`."""
-    used = f"dpkg -s mariadb-server >/dev/null 2>&1 || [ -e {DATA_DIR} ]"
-    return (
-        on_node(node, f"if {used}; then echo used; else echo untouched; fi").strip() == "untouched"
-    )
