@@ -109,6 +109,7 @@ class Registration:
     parent: str
     dependencies: list[str]
     inputs: dict[str, Any]
+    aliases: list[str] = field(default_factory=list)
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -127,8 +128,27 @@ class RecordingMonitor(mocks.MockMonitor):
             parent=request.parent,
             dependencies=list(request.dependencies),
             inputs=rpc.deserialize_properties(request.object),
+            aliases=[_alias_urn(request, alias) for alias in request.aliases],
         )
         return response
+
+
+def _qualified_type(urn: str) -> str:
+    return urn.split("::")[2]
+
+
+def _alias_urn(request: Any, alias: Any) -> str:
+    """The URN an alias names, resolved as the engine resolves an alias spec."""
+    if alias.urn:
+        return str(alias.urn)
+    spec = alias.spec
+    name = spec.name or request.name
+    type_ = spec.type or request.type
+    parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+    qualified = f"{_qualified_type(parent)}${type_}" if parent else type_
+    stack = spec.stack or "unit"
+    project = spec.project or PROJECT
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
 
 
 @dataclass(frozen=True)
