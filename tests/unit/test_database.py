@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from components import database_config as files
-from components import remote
+from components.database import files
+from components.shared.remote import Script
 from tests.unit.conftest import (
     FAKE_KUBECONFIG,
     Deployment,
@@ -279,13 +279,13 @@ def test_only_the_data_directory_replaces_a_data_step(
     deleting = edited(dev_config, put("database.deleteDataOnDestroy", True))
     before = deploy(deleting)
     # A release that changes the helpers every database script shares, and another port.
-    release = remote.script
+    release = Script.text
 
-    def next_release(component: str, name: str) -> str:
-        text = release(component, name)
-        return text + "# the next release\n" if component == "database" else text
+    def next_release(script: Script) -> str:
+        text: str = release.fget(script)  # type: ignore[attr-defined]
+        return text + "# the next release\n" if script.folder.parent.name == "database" else text
 
-    monkeypatch.setattr(remote, "script", next_release)
+    monkeypatch.setattr(Script, "text", property(next_release))
     after = deploy(edited(deleting, put("database.port", 3307)))
     for node in ("rbd-1", "rbd-2"):
         server = f"database-server-{node}"

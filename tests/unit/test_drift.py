@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.drift import _provider
-from components.remote import script
+from components.shared import remote
+from components.shared.drift import _provider
 from tests.unit.conftest import Deployment, Mocks, deploy, edited, is_secret, unwrap
 
 COMMAND = "command:remote:Command"
@@ -149,7 +149,7 @@ def test_the_provider_runs_where_this_project_cannot_be_imported(tmp_path: Path)
 def run_script(name: str, tmp_path: Path, **params: str) -> str:
     header = "".join(f"{key}={shlex.quote(value)}\n" for key, value in params.items())
     result = subprocess.run(
-        ["bash", "-c", header + script("drift", name)],
+        ["bash", "-c", header + getattr(remote, name.upper()).text],
         capture_output=True,
         text=True,
         check=True,

@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from components.remote import SCRIPTS, render
+from components.shared.remote import render
+from tests.node_scripts import script_files
 from tests.unit.conftest import Deployment
 
 COMMAND = "command:remote:Command"
@@ -20,7 +21,7 @@ def test_parameters_reach_the_script_verbatim(value: str) -> None:
 
 
 def test_every_script_parses() -> None:
-    scripts = sorted(SCRIPTS.glob("*/*.sh"))
+    scripts = script_files()
     assert scripts
     for script in scripts:
         subprocess.run(["bash", "-n", str(script)], check=True)

@@ -1,16 +1,16 @@
 """The only code that talks to nodes: scripts run over SSH as pulumi-command resources.
 
-A step is a script from `components/scripts/<component>/<step>.sh` run on one node, with
-non-secret parameters rendered into the script and secrets sent on stdin. A step that changes a
-node has `<step>-delete.sh` to undo it, so `pulumi destroy` leaves the node clean.
+A step is a script from a part's `scripts/` folder run on one node, with non-secret parameters
+rendered into the script and secrets sent on stdin. A step that changes a node has
+`<step>-delete.sh` to undo it, so `pulumi destroy` leaves the node clean.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,30 +18,60 @@ import pulumi
 from pulumi_command import local, remote
 from pulumi_command.remote import Logging
 
-from config import ClusterSpec, Node, known_hosts
+from config import Node, SshSettings, known_hosts
 
 from .drift import MANIFESTS, DriftProbe, Owned
 
-SCRIPTS = Path(__file__).resolve().parent / "scripts"
+SHARED_SCRIPTS = Path(__file__).resolve().parent / "scripts"
 # Recovery from an interrupted dpkg and the node's package ledger, for every script that
 # installs or removes packages.
-_PACKAGES = (SCRIPTS / "packages-recover.sh", SCRIPTS / "packages.sh")
-_USES_PACKAGES = re.compile(r"^\s*[^#\n]*\bpackages_(install|remove|recover|brought)\b", re.M)
+PACKAGE_HELPERS = (SHARED_SCRIPTS / "packages-recover.sh", SHARED_SCRIPTS / "packages.sh")
 
 # Fail fast on an unreachable node instead of retrying for minutes.
 _DIAL_ATTEMPTS = 5
 _DIAL_TIMEOUT_SECONDS = 10
 
 
-def script(component: str, name: str) -> str:
-    # A component's common.sh, when it has one, holds helpers its scripts share; it goes first,
-    # after the project-wide package helpers for a script that calls them.
-    common = SCRIPTS / component / "common.sh"
-    body = (SCRIPTS / component / f"{name}.sh").read_text()
-    text = common.read_text() + body if common.exists() else body
-    if not _USES_PACKAGES.search(text):
-        return text
-    return "".join(path.read_text() for path in _PACKAGES) + text
+@dataclass(frozen=True)
+class Script:
+    """`<folder>/<name>.sh` as a node runs it: the package helpers first when it declares that
+    it uses them, then the folder's `common.sh` when there is one, then the script itself."""
+
+    folder: Path
+    name: str
+    packages: bool = False
+
+    @property
+    def path(self) -> Path:
+        return self.folder / f"{self.name}.sh"
+
+    @property
+    def delete(self) -> Script:
+        """The script that undoes this one."""
+        return replace(self, name=f"{self.name}-delete")
+
+    @property
+    def text(self) -> str:
+        common = self.folder / "common.sh"
+        parts = [*(PACKAGE_HELPERS if self.packages else ()), common, self.path]
+        return "".join(path.read_text() for path in parts if path.exists())
+
+
+class Scripts:
+    """The node scripts beside a part's module: `Scripts(__file__)("vip", packages=True)`."""
+
+    def __init__(self, module_file: str | Path, *, packages: bool = False) -> None:
+        # A folder whose common.sh calls the package helpers declares it once here.
+        self.folder = Path(module_file).resolve().parent / "scripts"
+        self.packages = packages
+
+    def __call__(self, name: str, *, packages: bool = False) -> Script:
+        return Script(self.folder, name, packages or self.packages)
+
+
+RECORD, PROBE, FORGET = (
+    Script(SHARED_SCRIPTS / "drift", name) for name in ("record", "probe", "forget")
+)
 
 
 def render(body: str, params: Mapping[str, str]) -> str:
@@ -50,49 +80,84 @@ def render(body: str, params: Mapping[str, str]) -> str:
     return f"bash -c {shlex.quote(header + body)}"
 
 
-def _connection(spec: ClusterSpec, node: Node) -> remote.ConnectionArgs:
-    ssh = spec.ssh_for(node)
-    if ssh.private_key is not None:
-        key = ssh.private_key.get_secret_value()
-    else:
-        assert ssh.private_key_file is not None  # config guarantees one of the two
-        key = Path(ssh.private_key_file).read_text()
-    return remote.ConnectionArgs(
-        host=node.address,
-        port=ssh.port,
-        user=ssh.user,
-        private_key=pulumi.Output.secret(key),
-        host_key=ssh.host_key,
-        dial_error_limit=_DIAL_ATTEMPTS,
-        per_dial_timeout=_DIAL_TIMEOUT_SECONDS,
-    )
+@dataclass(frozen=True)
+class Login:
+    """How to log in to one node: the pulumi-command connection and the system ssh client's
+    session (drift probes, uploads) come from the same settings, the key file read once."""
+
+    node: Node
+    user: str
+    port: int
+    private_key: pulumi.Output[str]
+    host_key: str | None
+
+    @classmethod
+    def of(cls, node: Node, ssh: SshSettings) -> Login:
+        if ssh.private_key is not None:
+            key = ssh.private_key.get_secret_value()
+        else:
+            assert ssh.private_key_file is not None  # config guarantees one of the two
+            key = Path(ssh.private_key_file).read_text()
+        return cls(node, ssh.user, ssh.port, pulumi.Output.secret(key), ssh.host_key)
+
+    def connection(self) -> remote.ConnectionArgs:
+        return remote.ConnectionArgs(
+            host=self.node.address,
+            port=self.port,
+            user=self.user,
+            private_key=self.private_key,
+            host_key=self.host_key,
+            dial_error_limit=_DIAL_ATTEMPTS,
+            per_dial_timeout=_DIAL_TIMEOUT_SECONDS,
+        )
+
+    def session(self, options: str = "") -> tuple[str, str]:
+        """Local shell text to log in with the system's ssh client: (setup, ssh command).
+
+        The setup reads the key from stdin into a 0600 file in a private folder removed on
+        exit, never argv or the environment; a pinned host key is the only one accepted. The
+        ssh command takes the remote command after it.
+        """
+        known_as = known_hosts.host_name(self.node.address, self.port)
+        trust = (
+            f"printf '%s %s\\n' {shlex.quote(known_as)} {shlex.quote(self.host_key)}"
+            ' >"$dir/known"; '
+            'opts="-o UserKnownHostsFile=$dir/known -o StrictHostKeyChecking=yes"'
+            if self.host_key
+            else 'opts="-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no"'
+        )
+        setup = (
+            'set -eu; dir=$(mktemp -d); trap \'rm -rf "$dir"\' EXIT; umask 077; cat >"$dir/key"; '
+            f"{trust}; "
+        )
+        login = f"{self.user}@{self.node.address}"
+        ssh = (
+            f'ssh -i "$dir/key" $opts {options}-o BatchMode=yes -p {self.port} {shlex.quote(login)}'
+        )
+        return setup, ssh
 
 
-class Remote:
-    """Creates steps on the cluster's nodes; `after()` adds dependencies every step then carries."""
+class Steps:
+    """Creates steps on nodes; `after()` adds dependencies every step then carries."""
 
-    def __init__(
-        self,
-        connections: Mapping[str, remote.ConnectionArgs],
-        after: Sequence[pulumi.Resource] = (),
-    ) -> None:
-        self._connections = connections
+    def __init__(self, logins: Mapping[str, Login], after: Sequence[pulumi.Resource] = ()) -> None:
+        self._logins = logins
+        self._connections = {name: login.connection() for name, login in logins.items()}
         self._after = list(after)
 
     @classmethod
-    def for_cluster(cls, spec: ClusterSpec) -> Remote:
-        # One connection per node, so each key file is read once.
-        return cls({node.name: _connection(spec, node) for node in spec.nodes})
+    def to(cls, nodes: Sequence[Node], ssh: Mapping[str, SshSettings]) -> Steps:
+        """Steps to `nodes`, logging in with `ssh` (node name -> its settings)."""
+        return cls({node.name: Login.of(node, ssh[node.name]) for node in nodes})
 
-    def after(self, *resources: pulumi.Resource) -> Remote:
-        return Remote(self._connections, [*self._after, *resources])
+    def after(self, *resources: pulumi.Resource) -> Steps:
+        return Steps(self._logins, [*self._after, *resources])
 
     def step(
         self,
         name: str,
         node: Node,
-        component: str,
-        script_name: str,
+        script: Script,
         *,
         parent: pulumi.Resource,
         params: Mapping[str, pulumi.Input[str]],
@@ -103,7 +168,7 @@ class Remote:
         owns: Owned | None = None,
         replace_on: Sequence[str] | None = None,
     ) -> remote.Command:
-        """Runs `script_name` on `node`; it re-runs only when what it renders changes.
+        """Runs `script` on `node`; it re-runs only when what it renders changes.
 
         A change replaces the step: the old delete script runs before the new create script,
         so a node never ends up with the old step's cleanup applied over the new configuration.
@@ -111,10 +176,10 @@ class Remote:
         it in place (the create runs again, destroy runs the new delete), for a step whose
         delete must run only when what it names goes away.
         With `owns`, a refresh that finds those files or services drifted re-runs the script
-        in place (components/drift.py).
+        in place (components/shared/drift.py).
         """
-        create_body = script(component, script_name)
-        delete_body = script(component, f"{script_name}-delete") if changes_node else None
+        create_body = script.text
+        delete_body = script.delete.text if changes_node else None
 
         def commands(values: dict[str, str]) -> tuple[str, str | None, str]:
             create = render(create_body, values)
@@ -165,22 +230,23 @@ class Remote:
         """
         manifest = {"MANIFESTS": MANIFESTS, "STEP": name}
         record = render(
-            script("drift", "record"),
+            RECORD.text,
             {
                 **manifest,
                 "OWNED_FILES": "\n".join(owns.files),
                 "OWNED_SERVICES": "\n".join(owns.services),
             },
         )
-        forget = render(script("drift", "forget"), manifest)
-        connection = self._connections[node.name]
-        setup, ssh = _ssh_session(connection, node, f"-o ConnectTimeout={_DIAL_TIMEOUT_SECONDS} ")
+        forget = render(FORGET.text, manifest)
+        login = self._logins[node.name]
+        setup, ssh = login.session(f"-o ConnectTimeout={_DIAL_TIMEOUT_SECONDS} ")
+        probe_script = render(PROBE.text, manifest)
         probe = DriftProbe(
             f"{name}-drift",
             node=node.name,
             step=name,
-            probe=f"{setup}{ssh} {shlex.quote(render(script('drift', 'probe'), manifest))}",
-            private_key=pulumi.get(connection, "private_key"),
+            probe=f"{setup}{ssh} {shlex.quote(probe_script)}",
+            private_key=login.private_key,
             opts=pulumi.ResourceOptions(parent=parent, depends_on=after),
         )
 
@@ -202,47 +268,19 @@ class Remote:
         arrives on stdin into a 0600 file removed on exit. Removing `target` is left to the step
         that uses the files, whose delete script runs on the node anyway.
         """
-        connection = self._connections[node.name]
+        login = self._logins[node.name]
         files = sorted(p for p in Path(source).expanduser().rglob("*") if p.is_file())
         listing = "".join(f"{p.relative_to(source)}\0{p.stat().st_size}\0" for p in files)
-        setup, ssh = _ssh_session(connection, node)
+        setup, ssh = login.session()
         remote_side = shlex.quote(f"mkdir -p {target} && tar -C {target} -xf -")
-        script = (
+        copy = (
             f"{setup}tar -C {shlex.quote(source)} -cf - . | {ssh} {remote_side}; "
             f"echo copied {len(files)} files to {node.name}:{target}"
         )
         return local.Command(
             name,
-            create=script,
-            stdin=pulumi.get(connection, "private_key"),
+            create=copy,
+            stdin=login.private_key,
             triggers=[hashlib.sha256(listing.encode()).hexdigest()],
             opts=pulumi.ResourceOptions(parent=parent, depends_on=self._after),
         )
-
-
-def _ssh_session(
-    connection: remote.ConnectionArgs, node: Node, options: str = ""
-) -> tuple[str, str]:
-    """Local shell text to log in to `node` with the system's ssh client: (setup, ssh command).
-
-    The setup reads the key from stdin into a 0600 file in a private folder removed on exit,
-    never argv or the environment; a pinned host key is the only one accepted. The ssh command
-    takes the remote command after it.
-    """
-    host_key = pulumi.get(connection, "host_key")
-    port = pulumi.get(connection, "port")
-    known_as = known_hosts.host_name(node.address, port)
-    trust = (
-        f"printf '%s %s\\n' {shlex.quote(known_as)} {shlex.quote(host_key)}"
-        ' >"$dir/known"; '
-        'opts="-o UserKnownHostsFile=$dir/known -o StrictHostKeyChecking=yes"'
-        if host_key
-        else 'opts="-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no"'
-    )
-    setup = (
-        'set -eu; dir=$(mktemp -d); trap \'rm -rf "$dir"\' EXIT; umask 077; cat >"$dir/key"; '
-        f"{trust}; "
-    )
-    login = f"{pulumi.get(connection, 'user')}@{node.address}"
-    ssh = f'ssh -i "$dir/key" $opts {options}-o BatchMode=yes -p {port} {shlex.quote(login)}'
-    return setup, ssh
