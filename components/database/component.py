@@ -108,8 +108,12 @@ def _managed(
         "SOURCE_CONFIG_FILE": files.SOURCE_CONFIG_FILE,
         "WAIT_SECONDS": str(WAIT_SECONDS),
     }
+    # The replica's server changes first, the source's after it: while the source restarts for
+    # a new setting, the replica is up to date and serving reads.
+    servers: list[pulumi.Resource] = []
+    for node in (replica, source):
+        servers.append(_server(name, node, database, common, steps, parent, after=servers[-1:]))
     pair = sorted((source, replica), key=lambda node: node.name)
-    servers = [_server(name, node, database, common, steps, parent) for node in pair]
 
     # Both nodes: after a switchover the other one replicates.
     replicas = [str(node.internal_address) for node in pair]
@@ -129,10 +133,9 @@ def _managed(
         source,
         SOURCE,
         parent=parent,
+        follows_role=True,
         params={
             **common,
-            # Only the connection would differ otherwise: naming the node makes a switchover
-            # replace the step (the old node's delete first) instead of updating it in place.
             "NODE_ADDRESS": str(source.internal_address),
             "SOURCE_CONFIG": files.source_config(database.engine),
             "DATABASES": " ".join(DATABASES),
@@ -153,6 +156,7 @@ def _managed(
         replica,
         REPLICA,
         parent=parent,
+        follows_role=True,
         params={
             **common,
             "NODE_ADDRESS": str(replica.internal_address),
@@ -181,25 +185,18 @@ def _server(
     common: dict[str, str],
     steps: Steps,
     parent: pulumi.Resource,
+    after: list[pulumi.Resource],
 ) -> pulumi.Resource:
     params = {**common, "DATA_DIR": files.DATA_DIR}
     dialect = files.DIALECTS[database.engine]
-    after: list[pulumi.Resource] = []
     if database.delete_data_on_destroy:
         # The server depends on it, so destroy removes the server first and the data after.
-        # Only the data directory replaces it: a new release's scripts, another port or engine
-        # update it in place, so its delete (which wipes the data whenever the server package
-        # is missing, as after a server step that failed halfway) runs only when it goes away.
-        after.append(
-            steps.step(
-                f"{name}-data-{node.name}",
-                node,
-                DATA,
-                parent=parent,
-                params=params,
-                replace_on=[files.DATA_DIR],
-            )
-        )
+        # Its delete wipes the data whenever the server package is missing (as after a server
+        # step that failed halfway), so it runs only when the node leaves or on destroy.
+        after = [
+            *after,
+            steps.step(f"{name}-data-{node.name}", node, DATA, parent=parent, params=params),
+        ]
     return steps.step(
         f"{name}-server-{node.name}",
         node,

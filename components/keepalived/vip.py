@@ -39,14 +39,15 @@ def keepalived_vip(
     parent: pulumi.Resource,
     check_ports: Sequence[int] = (),
 ) -> list[remote.Command]:
-    """One step per node; each is done when exactly one node of the group holds the VIP.
+    """One step per node, one node after the other; each is done when exactly one node of the
+    group holds the VIP.
 
     `instance` names the instance's files, so instances can share a node. With `check_ports`
     the VIP leaves a node whose local service stops accepting them, once it has accepted them
     (files.check_script).
     """
     auth = generated_password(f"{name}-auth", parent, _AUTH_LENGTH)
-    commands = []
+    commands: list[remote.Command] = []
     for index, node in enumerate(nodes):
         spec = files.Instance(
             name=instance,
@@ -67,6 +68,9 @@ def keepalived_vip(
                 params=node_params(spec),
                 stdin=auth,
                 owns=Owned(files=owned_files(spec), services=("keepalived",)),
+                # One node at a time: the pair keeps a node with a running keepalived while
+                # the other one changes.
+                depends_on=commands[-1:],
             )
         )
     return commands

@@ -166,26 +166,25 @@ class Steps:
         changes_node: bool = True,
         depends_on: Sequence[pulumi.Resource] = (),
         owns: Owned | None = None,
-        replace_on: Sequence[str] | None = None,
+        follows_role: bool = False,
     ) -> remote.Command:
-        """Runs `script` on `node`; it re-runs only when what it renders changes.
+        """Runs `script` on `node`; a change to what it renders runs it again, in place.
 
-        A change replaces the step: the old delete script runs before the new create script,
-        so a node never ends up with the old step's cleanup applied over the new configuration.
-        With `replace_on`, only a change of those values replaces it: any other change updates
-        it in place (the create runs again, destroy runs the new delete), for a step whose
-        delete must run only when what it names goes away.
+        The script converges the node to what it renders, so a change of configuration, version
+        or of this program's scripts re-runs it on the node: nothing it made is removed first,
+        and its delete script runs only when the step leaves the stack (its node or component
+        goes, `pulumi destroy`, or `pulumi up --replace`), the latest delete it was given.
+        A step named by a role rather than a node (`follows_role`: the database source) is
+        replaced when the role moves to another node: the old node's delete runs first.
         With `owns`, a refresh that finds those files or services drifted re-runs the script
         in place (components/shared/drift.py).
         """
         create_body = script.text
         delete_body = script.delete.text if changes_node else None
 
-        def commands(values: dict[str, str]) -> tuple[str, str | None, str]:
+        def commands(values: dict[str, str]) -> tuple[str, str | None]:
             create = render(create_body, values)
-            delete = render(delete_body, values) if delete_body is not None else None
-            digest = hashlib.sha256(f"{create}\0{delete or ''}".encode()).hexdigest()
-            return create, delete, digest
+            return create, render(delete_body, values) if delete_body is not None else None
 
         rendered = pulumi.Output.all(**params).apply(commands)
         create: pulumi.Output[str] = rendered[0]
@@ -199,8 +198,6 @@ class Steps:
             connection=self._connections[node.name],
             create=create,
             delete=delete,
-            # Only the script's rendering: a repair or the manifest bookkeeping is an update.
-            triggers=[rendered[2]] if replace_on is None else list(replace_on),
             stdin=stdin,
             # Output of a step that reads secrets may echo them; keep it out of the logs.
             logging=Logging.NONE if quiet else Logging.STDOUT_AND_STDERR,
@@ -208,6 +205,10 @@ class Steps:
             opts=pulumi.ResourceOptions(
                 parent=parent,
                 depends_on=after,
+                # Stacks deployed before steps updated in place hold a digest of the script in
+                # `triggers`, which would replace every step once; the old value is kept.
+                ignore_changes=["triggers"],
+                replace_on_changes=["connection"] if follows_role else None,
                 delete_before_replace=True,
                 additional_secret_outputs=["stdout", "stderr"] if quiet else None,
             ),
