@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from lab.labctl import netns_name, node_dir, node_root, ssh_argv
@@ -137,6 +138,16 @@ def documented_leftovers() -> list[str]:
     start = text.index(SECTION)
     end = text.find("\n## ", start + len(SECTION))
     return _ROW.findall(text[start : end if end != -1 else len(text)])
+
+
+def undocumented(changes: dict[str, str]) -> dict[str, str]:
+    """The changes that no row of that table allows."""
+    kept = documented_leftovers()
+    return {
+        item: change
+        for item, change in changes.items()
+        if not any(fnmatchcase(item, pattern) for pattern in kept)
+    }
 
 
 # --- processes -----------------------------------------------------------------------------------

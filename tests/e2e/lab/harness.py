@@ -102,7 +102,7 @@ def _absolute_paths(config: dict[str, Any]) -> dict[str, Any]:
 PATH_KEYS = {"privateKeyFile", "kubeconfigPath", "chart", "knownHostsFile"}
 
 
-def set_section(stack: auto.Stack, section: str, value: dict[str, Any]) -> None:
+def set_section(stack: auto.Stack, section: str, value: Any) -> None:
     """Replaces `rainbond-ha:<section>` in the stack's file, as an operator edits it."""
     workspace = stack.workspace
     assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir
