@@ -218,6 +218,22 @@ def leftovers() -> list[str]:
     return left + kube.leftovers(WORK)
 
 
+def _node_health(name: str) -> str:
+    """ ", ssh ok, systemd running" and, on the node that holds it, the gateway VIP."""
+    # `is-system-running` exits 1 when degraded: its answer, not its status, is what counts.
+    probe = "systemctl is-system-running; ip -o -4 addr show dev host0"
+    p = subprocess.run(
+        ssh_argv(name, probe, connect_timeout=2), capture_output=True, text=True, check=False
+    )
+    lines = p.stdout.splitlines()
+    if not lines:
+        return ", ssh: no answer"
+    holds = any(f" {VIP}/" in line for line in lines[1:])
+    return f", ssh ok, systemd {lines[0].strip() or '?'}" + (
+        f", holds the VIP {VIP}" if holds else ""
+    )
+
+
 def cmd_status() -> int:
     reason = lab_up_reason()
     print(f"bridge {BRIDGE}: " + (reason or f"up, {HOST_ADDR}"))
@@ -231,17 +247,6 @@ def cmd_status() -> int:
     for name in names:
         pid = node_pid(name)
         state = f"running (pid {pid})" if pid else "stopped"
-        ssh = ""
-        if pid and not reason:
-            p = subprocess.run(
-                ssh_argv(name, "systemctl", "is-system-running", connect_timeout=2),
-                capture_output=True,
-                text=True,
-            )
-            ssh = (
-                f", ssh ok, systemd {p.stdout.strip() or '?'}"
-                if p.returncode in (0, 1) and p.stdout.strip()
-                else ", ssh: no answer"
-            )
-        print(f"{name}: {node_address(name)} {state}{ssh}")
+        health = _node_health(name) if pid and not reason else ""
+        print(f"{name}: {node_address(name)} {state}{health}")
     return 0 if not reason and names and all(node_pid(n) for n in names) else 1
