@@ -2,7 +2,7 @@
 
 pulumi-command has no read, so a refresh keeps a step's recorded state whatever happened on the
 node. A step that declares what it owns records a manifest on the node when its script succeeds
-(components/scripts/drift/record.sh). Its probe, a dynamic resource, checks that manifest on
+(components/shared/scripts/drift/record.sh). Its probe, a dynamic resource, checks that manifest on
 refresh (probe.sh) and counts the refreshes that found drift in `repairs`; the step's command
 carries that count, so a refresh that found drift turns into an in-place update of the step,
 which re-runs its idempotent script. docs/drift.md says why it works this way.
