@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -65,13 +66,16 @@ def resource_count(tmpdir: str) -> int | None:
     return None
 
 
-def stale_nodes(state: str) -> list[str]:
-    """Lab nodes whose address the exported state uses but whose current host key it lacks."""
+def stale_nodes(state: str, known_hosts: str) -> list[str]:
+    """Lab nodes whose address the exported state uses but whose host key (as `known_hosts`,
+    the lab's file, has it now) it lacks."""
     stale = []
-    for line in KNOWN_HOSTS.read_text().splitlines():
+    for line in known_hosts.splitlines():
         hosts, _, key = line.partition(" ")
         name, _, address = hosts.partition(",")
-        if f'"{address}"' in state and key.split()[-1] not in state:
+        # A node's connection may sit in a secret, whose plaintext is JSON inside a JSON string.
+        used = re.search(rf"(?<![\d.]){re.escape(address)}(?![\d])", state)
+        if used and key.split()[-1] not in state:
             stale.append(name)
     return stale
 
@@ -81,7 +85,7 @@ def _sync(tmpdir: str) -> int | None:
     if not count:
         return count
     state = _checked("stack", "export", "--show-secrets", "--stack", STACK, tmpdir=tmpdir)
-    stale = stale_nodes(state)
+    stale = stale_nodes(state, KNOWN_HOSTS.read_text())
     if not stale:
         return count
     print(
