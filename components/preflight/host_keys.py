@@ -84,7 +84,7 @@ def _provider() -> dynamic.ResourceProvider:
                     f"{pin['node']} ({pin['address']}:{pin['port']}) presents the host key"
                     f" {fingerprint(key)}, not the pinned {fingerprint(str(pin['key']))}: nothing"
                     " was changed on any node. If the server was reinstalled, pin its new key"
-                    " (docs/operations.md, 'Servers with new host keys'); otherwise find out who"
+                    " (docs/operations.md, 'Servers reinstalled'); otherwise find out who"
                     " answers at that address.",
                 )
                 for pin, key in zip(pins, presented, strict=True)

@@ -17,7 +17,7 @@ import pytest
 from components.keepalived import files
 from components.keepalived.vip import SCRIPT, node_params
 from components.shared.remote import render
-from lab.labctl import node_address, require_lab_up, ssh_argv
+from lab.labctl import PREFIX_LEN, VIP, address, node_address, require_lab_up, ssh_argv
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
@@ -30,7 +30,7 @@ GATEWAY = files.Instance(
     interface="host0",
     router_id=51,
     priority=100,
-    vip=IPv4Interface("198.18.0.10/24"),
+    vip=IPv4Interface(f"{VIP}/{PREFIX_LEN}"),
     source=IPv4Address(node_address(NODE)),
     peers=(IPv4Address(node_address(PEER)),),
     check_ports=(80, 443),
@@ -116,7 +116,7 @@ def test_keepalived_accepts_every_rendered_configuration(deployed: None) -> None
         GATEWAY,
         name="rainbond-api",
         router_id=52,
-        vip=IPv4Interface("198.18.0.20"),
+        vip=IPv4Interface(address(20)),
         peers=tuple(IPv4Address(node_address(n)) for n in ("node2", "node3")),
         check_ports=(),
     )

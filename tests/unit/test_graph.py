@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from lab.labctl import HOST_ADDR
 from tests.unit.conftest import Deployment, Registration, deploy, edited, fake_password, unwrap
 from tests.unit.test_config_rules import drop, put
 
@@ -161,7 +162,7 @@ def test_existing_cluster_reads_the_kubeconfig_file(
 ) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
-        "apiVersion: v1\nclusters:\n- name: lab\n  cluster: {server: 'https://198.18.0.1:6443'}\n"
+        f"apiVersion: v1\nclusters:\n- name: lab\n  cluster: {{server: 'https://{HOST_ADDR}:6443'}}\n"
         "contexts:\n- name: lab\n  context: {cluster: lab}\ncurrent-context: lab\n"
     )
     deployment = deploy(
@@ -172,7 +173,7 @@ def test_existing_cluster_reads_the_kubeconfig_file(
     assert steps(deployment, "kubernetes") == []
     (provider,) = deployment.of_type("pulumi:providers:kubernetes")
     assert unwrap(provider.inputs["kubeconfig"]) == kubeconfig.read_text()
-    assert deployment.outputs["apiEndpoint"].value == "https://198.18.0.1:6443"
+    assert deployment.outputs["apiEndpoint"].value == f"https://{HOST_ADDR}:6443"
 
 
 def test_outputs(dev: Deployment) -> None:

@@ -25,6 +25,7 @@ from components.kubernetes.component import NODE_CHECK
 from components.kubernetes.kubeconfig import api_access
 from components.kubernetes.rke2 import RKE2
 from config.rules import Files
+from lab.labctl import HOST_ADDR
 from tests.unit.conftest import Deployment, Registration, deploy, edited, is_secret, unwrap
 from tests.unit.test_config_rules import findings, put
 from tests.unit.test_graph import depends_on
@@ -247,7 +248,7 @@ def existing(dev_config: dict[str, Any], tmp_path: Path) -> Deployment:
     kubeconfig.write_text(
         yaml.safe_dump(
             {
-                "clusters": [{"name": "c", "cluster": {"server": "https://198.18.0.1:6443"}}],
+                "clusters": [{"name": "c", "cluster": {"server": f"https://{HOST_ADDR}:6443"}}],
                 "users": [{"name": "u", "user": {"token": "s3cret-token"}}],
                 "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
                 "current-context": "x",
