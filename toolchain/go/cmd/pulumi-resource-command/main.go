@@ -75,7 +75,8 @@ func withDefaults(c resource.PropertyMap) resource.PropertyMap {
 }
 
 // MarkSecrets marks what upstream's Check marks: the whole `connection`, and inside it (and inside
-// its `proxy`) the password and key fields, so a secret stays one when a step reads a field.
+// its `proxy`) the password and key fields. Upstream's diff counts secrecy, so state written with
+// any other marking would make it update every step.
 func (command) MarkSecrets(in resource.PropertyMap) resource.PropertyMap {
 	out := in
 	for _, key := range connectionSecrets {
