@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import registry_config as files
-from components.remote import render, script
+from components.registry import files
+from components.registry.component import TRUST
+from components.shared.remote import render
 from lab.labctl import require_lab_up, ssh_argv
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
@@ -51,7 +52,7 @@ def test_rke2_trust_and_its_removal(tmp_path: Path) -> None:
     registries = files.rke2_registries(endpoint, "rainbond", "not-a-real-password")
     try:
         for _ in range(2):  # idempotent
-            created = on(render(script("registry", "trust"), params), stdin=registries)
+            created = on(render(TRUST.text, params), stdin=registries)
             assert created.returncode == 0, created.stderr
         assert "not-a-real-password" not in created.stdout + created.stderr
         assert on(f"stat -c %a {files.RKE2_REGISTRIES}").stdout.strip() == "600"
@@ -61,7 +62,7 @@ def test_rke2_trust_and_its_removal(tmp_path: Path) -> None:
         assert on("getent hosts goodrain.me").stdout.split() == ["198.18.0.10", "goodrain.me"]
         assert on("cat /etc/hosts").stdout.count("goodrain.me") == 1
     finally:
-        deleted = on(render(script("registry", "trust-delete"), params))
+        deleted = on(render(TRUST.delete.text, params))
     assert deleted.returncode == 0, deleted.stderr
     for path in (files.RKE2_REGISTRIES, files.CA_FILE, files.CERTS_D):
         assert on(f"test -e {path}").returncode == 1, path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -212,3 +213,16 @@ def test_missing_key_file_is_a_config_error(dev_config: dict[str, Any]) -> None:
 
     with pytest.raises(ConfigError, match=r"ssh\.privateKeyFile: .*absent does not exist"):
         deploy(edited(dev_config, put("ssh.privateKeyFile", "~/.ssh/absent")))
+
+
+def test_nodes_of_one_kind_change_one_after_the_other(dev: Deployment) -> None:
+    # The gateway pair and the API VIP: each node's keepalived waits for the one before it.
+    for name, nodes in (
+        ("gateway-keepalived", ["rbd-1", "rbd-2"]),
+        ("kubernetes-api-vip", ["rbd-1", "rbd-2", "rbd-3"]),
+    ):
+        for first, second in itertools.pairwise(nodes):
+            assert depends_on(dev, dev.named(f"{name}-{second}"), f"{name}-{first}")
+    # The database: the replica's server (rbd-2) first, then the source's (rbd-1).
+    assert depends_on(dev, dev.named("database-server-rbd-1"), "database-server-rbd-2")
+    assert not depends_on(dev, dev.named("database-server-rbd-2"), "database-server-rbd-1")

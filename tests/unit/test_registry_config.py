@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import registry_config as files
+from components.registry import files
 
 SECRET = "httpsecret123"
 

@@ -15,17 +15,15 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pulumi import automation as auto
 
 from lab.labctl import require_lab_up, ssh_argv
 from tests.e2e.engine import exported_state
 from tests.e2e.lab.audit import ProcessSampler
-from tests.e2e.lab.harness import component_stack, lab_config
+from tests.e2e.lab.harness import component_stack, lab_config, set_section
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
@@ -71,12 +69,7 @@ def lab_database() -> dict[str, Any]:
 
 
 def write_config(stack: auto.Stack, database: dict[str, Any]) -> None:
-    workspace = stack.workspace
-    assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir
-    path = Path(workspace.work_dir) / f"Pulumi.{stack.name}.yaml"
-    document = yaml.safe_load(path.read_text())
-    document["config"]["rainbond-ha:database"] = database
-    path.write_text(yaml.safe_dump(document))
+    set_section(stack, "database", database)
 
 
 def on_nodes(sampler: ProcessSampler) -> list[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from components import keepalived_config as files
+from components.keepalived import files
 from lab.labctl import netns_name, require_lab_up, ssh_argv
 from tests.e2e.lab.harness import component_stack, lab_config
 

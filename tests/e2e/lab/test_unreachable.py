@@ -22,7 +22,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 DOWN = "node3"
 UP = ("node1", "node2")
-# 5 dial attempts of up to 10 s with backoff between them (components/remote.py), plus the engine.
+# 5 dial attempts of up to 10 s with backoff between them (components/shared/remote.py), plus
+# the engine.
 FAIL_WITHIN_SECONDS = 120
 
 

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 
-from config import ClusterSpec, Role
+from config import Node
 from config.model import RegistrySpec
 
-from . import registry_config as files
-from .drift import Owned
-from .passwords import generated_login, generated_password
-from .remote import Remote
+from ..shared.drift import Owned
+from ..shared.passwords import generated_login, generated_password
+from ..shared.remote import Scripts, Steps
+from . import files
 
 BUILTIN_USER = "admin"
 MANAGED_USER = "rainbond"
 STATE_DIR = "/var/lib/rainbond-ha/registry"
+_SCRIPTS = Scripts(__file__)
+TLS, CHECK, TRUST = (_SCRIPTS(name) for name in ("tls", "check", "trust"))
+SERVER = _SCRIPTS("server", packages=True)
 
 
 @dataclass(frozen=True)
@@ -46,18 +50,24 @@ class ImageRegistry(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
+        registry: RegistrySpec,
+        *,
+        nodes: Sequence[Node],
+        server: Node | None,
+        rke2: bool,
         vip: pulumi.Output[str],
-        steps: Remote,
+        steps: Steps,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`nodes` all trust the registry; `server` runs the managed one; with `rke2` the trust
+        includes RKE2's registries.yaml."""
         super().__init__("rainbond-ha:registry:ImageRegistry", name, None, opts)
-        registry = spec.registry
         self.builtin = registry.mode == "builtin"
         if registry.mode == "managed":
-            served = _managed(name, spec, steps, self)
+            assert server is not None  # validated: a node has the registry role
+            served = _managed(name, registry, server, steps, self)
         elif registry.mode == "external":
-            served = _external(name, spec, steps, self)
+            served = _external(name, registry, nodes[0], steps, self)
         else:
             # rbd-hub answers as goodrain.me behind the gateway, over http or unverified https.
             served = Served(
@@ -68,7 +78,7 @@ class ImageRegistry(pulumi.ComponentResource):
                 names={},
                 ready=[],
             )
-        self.trust = _trust_everywhere(name, spec, served, vip, steps, self)
+        self.trust = _trust_everywhere(name, nodes, served, vip, rke2, steps, self)
         self.domain = pulumi.Output.from_input(served.endpoint.domain)
         self.namespace = pulumi.Output.from_input("" if self.builtin else registry.namespace)
         self.username = pulumi.Output.from_input(served.username)
@@ -83,17 +93,16 @@ class ImageRegistry(pulumi.ComponentResource):
         )
 
 
-def _managed(name: str, spec: ClusterSpec, steps: Remote, parent: pulumi.Resource) -> Served:
+def _managed(
+    name: str, registry: RegistrySpec, node: Node, steps: Steps, parent: pulumi.Resource
+) -> Served:
     """A CA and a certificate made on the registry node, then the registry serving with them."""
-    registry = spec.registry
-    node = spec.with_role(Role.REGISTRY)[0]
     domain = registry.domain or f"{node.internal_address}:{registry.port}"
     username = registry.username or MANAGED_USER
     tls = steps.step(
         f"{name}-tls",
         node,
-        "registry",
-        "tls",
+        TLS,
         parent=parent,
         params={
             "TLS_DIR": files.TLS_DIR,
@@ -114,8 +123,7 @@ def _managed(name: str, spec: ClusterSpec, steps: Remote, parent: pulumi.Resourc
     server = steps.step(
         f"{name}-server",
         node,
-        "registry",
-        "server",
+        SERVER,
         parent=parent,
         params={
             "PORT": str(registry.port),
@@ -161,16 +169,16 @@ def _storage(registry: RegistrySpec) -> files.Filesystem | files.S3:
     )
 
 
-def _external(name: str, spec: ClusterSpec, steps: Remote, parent: pulumi.Resource) -> Served:
+def _external(
+    name: str, registry: RegistrySpec, node: Node, steps: Steps, parent: pulumi.Resource
+) -> Served:
     """A registry someone else runs: checked from the first node before anything trusts it."""
-    registry = spec.registry
     assert registry.domain and registry.username and registry.password  # validated
     password = pulumi.Output.secret(registry.password.get_secret_value())
     check = steps.step(
         f"{name}-check",
-        spec.nodes[0],
-        "registry",
-        "check",
+        node,
+        CHECK,
         parent=parent,
         params={
             "DOMAIN": registry.domain,
@@ -192,13 +200,13 @@ def _external(name: str, spec: ClusterSpec, steps: Remote, parent: pulumi.Resour
 
 def _trust_everywhere(
     name: str,
-    spec: ClusterSpec,
+    nodes: Sequence[Node],
     served: Served,
     vip: pulumi.Output[str],
-    steps: Remote,
+    rke2: bool,
+    steps: Steps,
     parent: pulumi.Resource,
 ) -> dict[str, pulumi.Resource]:
-    rke2 = spec.kubernetes.mode == "rke2"
     # RKE2's registries.yaml carries the password, so it travels on stdin.
     registries = (
         served.password.apply(
@@ -215,8 +223,7 @@ def _trust_everywhere(
         node.name: steps.step(
             f"{name}-trust-{node.name}",
             node,
-            "registry",
-            "trust",
+            TRUST,
             parent=parent,
             params={
                 "DOMAIN": served.endpoint.domain,
@@ -230,5 +237,5 @@ def _trust_everywhere(
             stdin=registries,
             depends_on=served.ready,
         )
-        for node in spec.nodes
+        for node in nodes
     }
