@@ -106,7 +106,8 @@ func TestALoggedLineOver64KiBFailsTheStep(t *testing.T) {
 		"create":  resource.NewStringProperty("head -c 70000 /dev/zero | tr '\\0' x; echo"),
 		"logging": resource.NewStringProperty("none"),
 	}
-	if _, err := (command{where: local{}}).exec(context.Background(), standin.Run{}, quiet, quiet, "create", false); err != nil {
+	_, err = command{where: local{}}.exec(context.Background(), standin.Run{}, quiet, quiet, "create", false)
+	if err != nil {
 		t.Fatalf("a quiet step may print long lines: %v", err)
 	}
 }

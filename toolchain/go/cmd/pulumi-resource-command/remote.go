@@ -41,7 +41,8 @@ func (remote) run(ctx context.Context, r standin.Run, in resource.PropertyMap, s
 	defer session.Close()
 	for k, v := range env {
 		if err := session.Setenv(k, v); err != nil && k != "PULUMI_COMMAND_STDOUT" && k != "PULUMI_COMMAND_STDERR" {
-			return &setupError{fmt.Errorf("could not set environment variable %q (the SSH server must accept it with AcceptEnv): %w", k, err)}
+			return &setupError{fmt.Errorf(
+				"could not set environment variable %q (the SSH server must accept it with AcceptEnv): %w", k, err)}
 		}
 	}
 	session.Stdin, session.Stdout, session.Stderr = stdin, stdout, stderr
