@@ -33,7 +33,10 @@ PRODUCERS = {
     r"\bjq\b[^|;&]*\s(-\S*c\S*|--compact-output)\b": "compact JSON (jq -c)",
     r"\s-o\s*(json|jsonpath)\b|--output[= ](json|jsonpath)\b": "JSON output",
     r"\b(xxd\s+-p|hexdump|od)\b": "a hex dump",
-    r"\b(rke2|k3s)\.yaml\b|\badmin\.conf\b|\.kube/config\b|/\S*kubeconfig": "a kubeconfig",
+    # A kubeconfig file read by a command that prints it (not one that merely uses it).
+    r"\b(cat|sed|awk|head|tail|tac|grep|cut|base64|jq|yq|printf|echo)\b[^;&|]*"
+    r"(\b(rke2|k3s)\.yaml\b|\badmin\.conf\b|\.kube/config\b|/\S*kubeconfig|\$\{?KUBECONFIG\b)"
+    r"|\bkubectl\s+config\s+view\b": "a kubeconfig",
 }
 # Stdout sent to a file or nowhere (`>&2` still reaches the log, so it is not one).
 SILENCED = re.compile(r"(^|[^0-9&>])(1?>>?|&>)\s*(?!&)\S")
@@ -130,6 +133,8 @@ def test_the_kubeconfig_step_would_fail_the_check_if_it_were_logged(stack: Deplo
         "ls /var/lib | paste -sd, -",
         "sed 's/a/b/' /etc/rancher/rke2/rke2.yaml",
         "cat \\\n  /root/.kube/config",
+        'cat "${KUBECONFIG}"',
+        "kubectl config view --raw",
     ],
 )
 def test_what_prints_a_long_line_is_found(line: str) -> None:
@@ -146,6 +151,7 @@ def test_what_prints_a_long_line_is_found(line: str) -> None:
         "cat ca.crt",
         "echo 'kubeconfig fetched' # sed /etc/rancher/rke2/rke2.yaml",
         "tr ',' '\\n' <list",
+        "KUBECONFIG=/etc/rancher/rke2/rke2.yaml kubectl get nodes",
     ],
 )
 def test_what_is_captured_silenced_or_short_is_not(line: str) -> None:
