@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 
+from . import ssh_agent
 from .model import ClusterSpec
 from .rules import Files
 from .validate import PROJECT, Report, validate
@@ -35,6 +36,7 @@ def _value(text: str) -> Any:
 
 def load() -> ClusterSpec:
     """Validates this stack's `rainbond-ha:` configuration and returns it as a ClusterSpec."""
+    ssh_agent.check()
     config = pulumi.Config(PROJECT)
     raw = {
         name: _value(text)
