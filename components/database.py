@@ -17,7 +17,7 @@ from ipaddress import IPv4Network
 import pulumi
 
 from config import ClusterSpec, Node
-from config.model import DatabaseSpec
+from config.model import ExternalDatabase, ManagedDatabase
 
 from . import database_config as files
 from .drift import Owned
@@ -56,29 +56,31 @@ class MySQLReplication(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("rainbond-ha:database:MySQLReplication", name, None, opts)
-        database = spec.database
         self.connection = None
-        if database.mode == "external":
-            self.connection = _external(name, spec, steps, self)
-        elif database.mode == "managed":
-            self.connection = _managed(name, spec, steps, self)
+        match spec.database:
+            case ExternalDatabase() as external:
+                self.connection = _external(name, spec, external, steps, self)
+            case ManagedDatabase() as managed:
+                self.connection = _managed(name, spec, managed, steps, self)
         outputs = {} if self.connection is None else vars(self.connection)
         self.register_outputs(dict(outputs))
 
 
-def client_hosts(spec: ClusterSpec) -> list[str]:
+def client_hosts(spec: ClusterSpec, database: ManagedDatabase) -> list[str]:
     """Where the Rainbond user may log in from: the cluster's nodes and its pod network."""
-    networks = list(spec.database.client_networks)
+    networks = list(database.client_networks)
     if spec.kubernetes.mode == "rke2":
         networks.append(RKE2_POD_NETWORK)
     return files.host_patterns([node.internal_address for node in spec.nodes], networks)
 
 
 def _managed(
-    name: str, spec: ClusterSpec, steps: Remote, parent: pulumi.Resource
+    name: str,
+    spec: ClusterSpec,
+    database: ManagedDatabase,
+    steps: Remote,
+    parent: pulumi.Resource,
 ) -> DatabaseConnection:
-    database = spec.database
-    assert database.source and database.replica  # validated
     source, replica = spec.node(database.source), spec.node(database.replica)
     dialect = files.DIALECTS[database.engine]
     user_password = generated_password(f"{name}-password", parent)
@@ -92,7 +94,7 @@ def _managed(
     pair = sorted((source, replica), key=lambda node: node.name)
     servers = [_server(name, node, database, common, steps, parent) for node in pair]
 
-    clients = client_hosts(spec)
+    clients = client_hosts(spec, database)
     # Both nodes: after a switchover the other one replicates.
     replicas = [str(node.internal_address) for node in pair]
     setup = pulumi.Output.all(user_password, replication_password).apply(
@@ -161,7 +163,7 @@ def _managed(
 def _server(
     name: str,
     node: Node,
-    database: DatabaseSpec,
+    database: ManagedDatabase,
     common: dict[str, str],
     steps: Remote,
     parent: pulumi.Resource,
@@ -207,11 +209,13 @@ def _server(
 
 
 def _external(
-    name: str, spec: ClusterSpec, steps: Remote, parent: pulumi.Resource
+    name: str,
+    spec: ClusterSpec,
+    database: ExternalDatabase,
+    steps: Remote,
+    parent: pulumi.Resource,
 ) -> DatabaseConnection:
     """Checks from a cluster node that the server answers and holds both databases in utf8mb4."""
-    database = spec.database
-    assert database.host and database.password  # validated
     password = database.password.get_secret_value()
     admin = database.admin_password.get_secret_value() if database.admin_password else ""
     node = next(node for node in spec.nodes if node.is_kubernetes_node)
@@ -237,7 +241,7 @@ def _external(
 
 
 def _connection(
-    database: DatabaseSpec, host: str, password: pulumi.Input[str]
+    database: ExternalDatabase | ManagedDatabase, host: str, password: pulumi.Input[str]
 ) -> DatabaseConnection:
     return DatabaseConnection(
         host=pulumi.Output.from_input(host),

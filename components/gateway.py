@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from config import ClusterSpec, Role
+from config.model import KeepalivedGateway
 
 from .keepalived import keepalived_vip
 from .nodes import K8sNode, k8s_node
@@ -25,8 +26,7 @@ class GatewayVip(pulumi.ComponentResource):
         super().__init__("rainbond-ha:gateway:GatewayVip", name, None, opts)
         gateway = spec.gateway
         members = spec.with_role(Role.GATEWAY)
-        if gateway.mode == "keepalived":
-            assert gateway.vip and gateway.interface and gateway.virtual_router_id  # validated
+        if isinstance(gateway, KeepalivedGateway):
             keepalived_vip(
                 f"{name}-keepalived",
                 instance="rainbond-gateway",

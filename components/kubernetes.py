@@ -16,6 +16,7 @@ import yaml
 from pulumi_command import local, remote
 
 from config import ClusterSpec, Role
+from config.model import Rke2Kubernetes
 
 from . import rke2_config
 from .keepalived import keepalived_vip
@@ -87,8 +88,8 @@ class KubernetesCluster(pulumi.ComponentResource):
         cluster = spec.kubernetes
         names = [node.name for node in spec.nodes if node.is_kubernetes_node]
         ready: list[pulumi.Resource] = []
-        if cluster.mode == "rke2":
-            self.kubeconfig = self._install_rke2(name, spec, steps, trust)
+        if isinstance(cluster, Rke2Kubernetes):
+            self.kubeconfig = self._install_rke2(name, spec, cluster, steps, trust)
             self.api_endpoint = pulumi.Output.from_input(f"https://{cluster.api_host}:{API_PORT}")
             runtime_path = RKE2_CONTAINERD
         else:
@@ -136,12 +137,16 @@ class KubernetesCluster(pulumi.ComponentResource):
         )
 
     def _install_rke2(
-        self, name: str, spec: ClusterSpec, steps: Remote, trust: Mapping[str, pulumi.Resource]
+        self,
+        name: str,
+        spec: ClusterSpec,
+        cluster: Rke2Kubernetes,
+        steps: Remote,
+        trust: Mapping[str, pulumi.Resource],
     ) -> pulumi.Output[str]:
         """RKE2 on every Kubernetes node. registries.yaml is the registry's trust step's, so each
         node's steps wait for that node's trust step: it is in place when RKE2 first starts.
         Only its own node's, so the graph grows linearly with the nodes."""
-        cluster = spec.kubernetes
         masters = spec.with_role(Role.MASTER)
         by_name = {node.name: node for node in spec.nodes}
 

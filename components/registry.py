@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 
 from config import ClusterSpec, Role
-from config.model import RegistrySpec
+from config.model import BuiltinRegistry, ExternalRegistry, ManagedRegistry
 
 from . import registry_config as files
 from .drift import Owned
@@ -54,10 +54,10 @@ class ImageRegistry(pulumi.ComponentResource):
         super().__init__("rainbond-ha:registry:ImageRegistry", name, None, opts)
         registry = spec.registry
         self.builtin = registry.mode == "builtin"
-        if registry.mode == "managed":
-            served = _managed(name, spec, steps, self)
-        elif registry.mode == "external":
-            served = _external(name, spec, steps, self)
+        if isinstance(registry, ManagedRegistry):
+            served = _managed(name, spec, registry, steps, self)
+        elif isinstance(registry, ExternalRegistry):
+            served = _external(name, spec, registry, steps, self)
         else:
             # rbd-hub answers as goodrain.me behind the gateway, over http or unverified https.
             served = Served(
@@ -70,7 +70,8 @@ class ImageRegistry(pulumi.ComponentResource):
             )
         self.trust = _trust_everywhere(name, spec, served, vip, steps, self)
         self.domain = pulumi.Output.from_input(served.endpoint.domain)
-        self.namespace = pulumi.Output.from_input("" if self.builtin else registry.namespace)
+        namespace = "" if isinstance(registry, BuiltinRegistry) else registry.namespace
+        self.namespace = pulumi.Output.from_input(namespace)
         self.username = pulumi.Output.from_input(served.username)
         self.password = served.password
         self.register_outputs(
@@ -83,9 +84,10 @@ class ImageRegistry(pulumi.ComponentResource):
         )
 
 
-def _managed(name: str, spec: ClusterSpec, steps: Remote, parent: pulumi.Resource) -> Served:
+def _managed(
+    name: str, spec: ClusterSpec, registry: ManagedRegistry, steps: Remote, parent: pulumi.Resource
+) -> Served:
     """A CA and a certificate made on the registry node, then the registry serving with them."""
-    registry = spec.registry
     node = spec.with_role(Role.REGISTRY)[0]
     domain = registry.domain or f"{node.internal_address}:{registry.port}"
     username = registry.username or MANAGED_USER
@@ -147,7 +149,7 @@ def _managed(name: str, spec: ClusterSpec, steps: Remote, parent: pulumi.Resourc
     )
 
 
-def _storage(registry: RegistrySpec) -> files.Filesystem | files.S3:
+def _storage(registry: ManagedRegistry) -> files.Filesystem | files.S3:
     if registry.s3 is None:
         return files.Filesystem()
     s3 = registry.s3
@@ -161,10 +163,10 @@ def _storage(registry: RegistrySpec) -> files.Filesystem | files.S3:
     )
 
 
-def _external(name: str, spec: ClusterSpec, steps: Remote, parent: pulumi.Resource) -> Served:
+def _external(
+    name: str, spec: ClusterSpec, registry: ExternalRegistry, steps: Remote, parent: pulumi.Resource
+) -> Served:
     """A registry someone else runs: checked from the first node before anything trusts it."""
-    registry = spec.registry
-    assert registry.domain and registry.username and registry.password  # validated
     password = pulumi.Output.secret(registry.password.get_secret_value())
     check = steps.step(
         f"{name}-check",

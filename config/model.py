@@ -1,7 +1,8 @@
 """The stack configuration as typed, frozen models.
 
 Field names are the keys of the stack YAML (camelCase aliases). This module checks the shape of
-each section on its own; rules that relate sections or depend on the mode live in `rules.py`.
+each section on its own; a section with modes is one type per mode, holding only that mode's keys.
+Rules that relate sections to each other live in `rules.py`.
 """
 
 from __future__ import annotations
@@ -193,59 +194,76 @@ class ApiKeepalived(Section):
     virtual_router_id: RouterId
 
 
-class KubernetesSpec(Section):
-    mode: Literal["rke2", "existing"]
+class Rke2Kubernetes(Section):
+    """RKE2 installed on the nodes, servers one at a time."""
+
+    mode: Literal["rke2"]
     version: Rke2Version = RKE2_VERSION
-    api_address: str | None = Field(
-        default=None,
-        description="rke2: the API address agents and the kubeconfig use (VIP or load balancer),"
+    api_address: str = Field(
+        description="The API address agents and the kubeconfig use (VIP or load balancer),"
         " an IPv4 address with an optional /prefix or a DNS name.",
     )
     api_keepalived: ApiKeepalived | None = Field(
-        default=None, description="rke2: keepalived on the masters holds apiAddress."
+        default=None, description="keepalived on the masters holds apiAddress."
     )
     artifacts_dir: LocalPath | None = Field(
         default=None,
-        description="rke2, air-gapped: a local directory with RKE2's install.sh, release tarball,"
+        description="Air-gapped: a local directory with RKE2's install.sh, release tarball,"
         " checksums and image archives, copied to every Kubernetes node.",
-    )
-    kubeconfig: Secret | None = None
-    kubeconfig_path: LocalPath | None = None
-    containerd_runtime_path: str = Field(
-        default="/run/containerd",
-        description="existing: containerd's runtime directory on the nodes (RKE2 is fixed).",
     )
 
     @property
     def api_host(self) -> str:
-        """apiAddress without a /prefix (rke2; set once the config is valid)."""
-        assert self.api_address is not None
+        """apiAddress without a /prefix."""
         return self.api_address.split("/")[0]
 
 
-class GatewaySpec(Section):
-    mode: Literal["keepalived", "external"]
-    vip: IPv4Interface | None = Field(
-        default=None, description="keepalived: the VIP, optionally with the subnet prefix."
+class ExistingKubernetes(Section):
+    """A cluster the operator already runs."""
+
+    mode: Literal["existing"]
+    kubeconfig: Secret | None = None
+    kubeconfig_path: LocalPath | None = None
+    containerd_runtime_path: str = Field(
+        default="/run/containerd", description="containerd's runtime directory on the nodes."
     )
-    interface: str | None = None
-    virtual_router_id: RouterId | None = None
+
+
+KubernetesSpec = Annotated[Rke2Kubernetes | ExistingKubernetes, Field(discriminator="mode")]
+
+
+class KeepalivedGateway(Section):
+    """The gateway nodes share a VIP that keepalived moves between them."""
+
+    mode: Literal["keepalived"]
+    vip: IPv4Interface = Field(description="The VIP, optionally with the subnet prefix.")
+    interface: str = Field(min_length=1)
+    virtual_router_id: RouterId
     check_ports: tuple[Port, ...] = Field(
         default=(80, 443),
         min_length=1,
-        description="keepalived: TCP ports the local gateway must accept (on 127.0.0.1) for its"
-        " node to keep the VIP, once they have answered there.",
-    )
-    address: IPv4Address | None = Field(
-        default=None, description="external: the load balancer in front of the gateway nodes."
+        description="TCP ports the local gateway must accept (on 127.0.0.1) for its node to keep"
+        " the VIP, once they have answered there.",
     )
 
     @property
     def ingress_address(self) -> str:
-        """Where users reach the gateway: the VIP or the load balancer (set once valid)."""
-        address = self.vip.ip if self.mode == "keepalived" and self.vip else self.address
-        assert address is not None
-        return str(address)
+        """Where users reach the gateway."""
+        return str(self.vip.ip)
+
+
+class ExternalGateway(Section):
+    """A load balancer the operator runs in front of the gateway nodes."""
+
+    mode: Literal["external"]
+    address: IPv4Address = Field(description="The load balancer in front of the gateway nodes.")
+
+    @property
+    def ingress_address(self) -> str:
+        return str(self.address)
+
+
+GatewaySpec = Annotated[KeepalivedGateway | ExternalGateway, Field(discriminator="mode")]
 
 
 class RegistryS3(Section):
@@ -261,43 +279,86 @@ class RegistryS3(Section):
     root_directory: str = "/"
 
 
-class RegistrySpec(Section):
-    mode: Literal["builtin", "external", "managed"]
+class BuiltinRegistry(Section):
+    """Rainbond's own rbd-hub behind goodrain.me."""
+
+    mode: Literal["builtin"]
+
+
+class ExternalRegistry(Section):
+    """A registry the operator runs (Harbor, a cloud registry)."""
+
+    mode: Literal["external"]
+    domain: str
+    namespace: str = "rainbond"
+    username: str
+    password: Secret
+    insecure: bool = Field(
+        default=False, description="The registry speaks plain HTTP or has no trusted CA."
+    )
+
+
+class ManagedRegistry(Section):
+    """One registry on the node with the role registry."""
+
+    mode: Literal["managed"]
     domain: str | None = None
     namespace: str = "rainbond"
     username: str | None = None
-    password: Secret | None = None
-    insecure: bool = Field(
-        default=False, description="external: the registry speaks plain HTTP or has no trusted CA."
-    )
-    port: Port = Field(default=5000, description="managed: the port the registry listens on.")
+    port: Port = Field(default=5000, description="The port the registry listens on.")
     s3: RegistryS3 | None = None
     delete_data_on_destroy: bool = Field(
-        default=False, description="managed: `pulumi destroy` also deletes the images on disk."
+        default=False, description="`pulumi destroy` also deletes the images on disk."
     )
 
 
-class DatabaseSpec(Section):
-    mode: Literal["builtin", "external", "managed"]
-    engine: Literal["mysql", "mariadb"] = "mariadb"
-    source: NodeName | None = None
-    replica: NodeName | None = None
-    host: str | None = None
+RegistrySpec = Annotated[
+    BuiltinRegistry | ExternalRegistry | ManagedRegistry, Field(discriminator="mode")
+]
+
+
+class BuiltinDatabase(Section):
+    """Rainbond's own single rbd-db pod."""
+
+    mode: Literal["builtin"]
+
+
+class ExternalDatabase(Section):
+    """A server the operator runs, with or without the two databases created."""
+
+    mode: Literal["external"]
+    host: str
     port: Port = 3306
     user: str = "rainbond"
-    password: Secret | None = None
+    password: Secret
     admin_user: str | None = Field(
-        default=None, description="external: an account that may create the two databases."
+        default=None, description="An account that may create the two databases."
     )
     admin_password: Secret | None = None
+
+
+class ManagedDatabase(Section):
+    """A source and a replica on the two nodes with the role mysql."""
+
+    mode: Literal["managed"]
+    engine: Literal["mysql", "mariadb"] = "mariadb"
+    source: NodeName
+    replica: NodeName
+    port: Port = 3306
+    user: str = "rainbond"
     client_networks: list[IPv4Network] = Field(
         default_factory=list,
-        description="managed: networks besides the nodes' internal addresses (and RKE2's pod"
-        " network) from which the Rainbond user may log in.",
+        description="Networks besides the nodes' internal addresses (and RKE2's pod network)"
+        " from which the Rainbond user may log in.",
     )
     delete_data_on_destroy: bool = Field(
-        default=False, description="managed: `pulumi destroy` also deletes the data directories."
+        default=False, description="`pulumi destroy` also deletes the data directories."
     )
+
+
+DatabaseSpec = Annotated[
+    BuiltinDatabase | ExternalDatabase | ManagedDatabase, Field(discriminator="mode")
+]
 
 
 class RainbondSpec(Section):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic.fields import FieldInfo
@@ -75,6 +75,30 @@ def validate(
     return Report(ClusterSpec.model_validate(sections) if valid else None, findings)
 
 
+def _mode_tags() -> dict[str, frozenset[str]]:
+    """Each section that is a union on `mode`, with its modes (pydantic puts them in paths)."""
+    tags = {}
+    for name, field in ClusterSpec.model_fields.items():
+        if field.discriminator == "mode":
+            variants = get_args(field.annotation)
+            tags[name] = frozenset(
+                tag
+                for variant in variants
+                for tag in get_args(variant.model_fields["mode"].annotation)
+            )
+    return tags
+
+
+_MODE_TAGS = _mode_tags()
+
+
+def _without_mode(loc: tuple[int | str, ...]) -> tuple[tuple[int | str, ...], str | None]:
+    """`("gateway", "keepalived", "vip")` -> `("gateway", "vip")` and the mode `keepalived`."""
+    if len(loc) > 1 and loc[1] in _MODE_TAGS.get(str(loc[0]), ()):
+        return (loc[0], *loc[2:]), str(loc[1])
+    return loc, None
+
+
 def config_path(loc: tuple[int | str, ...]) -> str:
     """`("nodes", 2, "roles")` -> `nodes[2].roles`."""
     path = ""
@@ -92,8 +116,20 @@ _HINTS = {
 
 
 def _explain(detail: ErrorDetails) -> Finding:
-    path = config_path(detail["loc"])
+    loc, mode = _without_mode(detail["loc"])
+    path = config_path(loc)
     kind = detail["type"]
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        expected = detail.get("ctx", {}).get("expected_tags") or " or ".join(
+            repr(tag) for tag in sorted(_MODE_TAGS.get(path, ()))
+        )
+        found = detail.get("ctx", {}).get("tag")
+        wrong = "is missing" if found is None else f"{found!r} is not allowed"
+        return Finding(f"{path}.mode", wrong, f"use {expected}")
+    if mode is not None and kind == "missing":
+        return Finding(path, f"is missing for mode {mode}", "set it")
+    if mode is not None and kind == "extra_forbidden":
+        return Finding(path, f"is not used in mode {mode}", "remove it or change the mode")
     if kind == "value_error":
         wrong, _, right = detail["msg"].removeprefix("Value error, ").partition("; ")
         return Finding(path, wrong, right or "see docs/configuration.md")

@@ -14,32 +14,36 @@ from tests.unit.conftest import ROOT
 _ROW_KEY = re.compile(r"^\| `([^`]+)` \|", re.MULTILINE)
 
 
-def _model_in(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
-    """The model inside `annotation` (Optional or list of it), and whether it is a list."""
+def _models_in(annotation: Any) -> tuple[list[type[BaseModel]], bool]:
+    """The models inside `annotation` (one, Optional, a union of modes or a list of them), and
+    whether it is a list."""
     origin = get_origin(annotation)
     if origin is list:
-        inner, _ = _model_in(get_args(annotation)[0])
+        inner, _ = _models_in(get_args(annotation)[0])
         return inner, True
     if origin in (Union, types.UnionType):
+        models: list[type[BaseModel]] = []
+        is_list = False
         for arg in get_args(annotation):
-            inner, is_list = _model_in(arg)
-            if inner is not None:
-                return inner, is_list
-        return None, False
+            inner, arg_is_list = _models_in(arg)
+            models += inner
+            is_list = is_list or arg_is_list
+        return models, is_list
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation, False
-    return None, False
+        return [annotation], False
+    return [], False
 
 
 def leaf_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    """Every key of `model`, each mode's keys included."""
     keys: set[str] = set()
     for name, field in model.model_fields.items():
         path = prefix + (field.alias or name)
-        inner, is_list = _model_in(field.annotation)
-        if inner is None:
+        inner, is_list = _models_in(field.annotation)
+        if not inner:
             keys.add(path)
-        else:
-            keys |= leaf_keys(inner, path + ("[]." if is_list else "."))
+        for each in inner:
+            keys |= leaf_keys(each, path + ("[]." if is_list else "."))
     return keys
 
 
@@ -49,5 +53,6 @@ def test_every_key_documented_and_no_other() -> None:
     documented = {row for row in rows if re.split(r"[.\[]", row)[0] in ClusterSpec.model_fields}
     model = leaf_keys(ClusterSpec)
     assert "nodes[].ssh.hostKey" in model and "kubernetes.apiKeepalived.interface" in model
+    assert "registry.s3.bucket" in model and "database.clientNetworks" in model
     assert sorted(model - documented) == [], "keys missing from docs/configuration.md"
     assert sorted(documented - model) == [], "documented keys the model lacks"
