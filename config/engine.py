@@ -10,7 +10,7 @@ import pulumi
 
 from .model import ClusterSpec
 from .rules import Files
-from .validate import PROJECT, Report, validate
+from .validate import PROJECT, Report, TooDeep, validate
 
 # The project root is the folder of Pulumi.yaml, which holds this package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,8 @@ def _value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except RecursionError:
+        return TooDeep()
 
 
 def load() -> ClusterSpec:

@@ -171,3 +171,18 @@ def router_ids(kubernetes: KubernetesSpec, gateway: GatewaySpec) -> Iterator[Fin
             f"{gateway.virtual_router_id} is also gateway.virtualRouterId",
             "use a virtual router id that no other VRRP instance on the network uses",
         )
+
+
+@rule
+def distinct_vips(kubernetes: KubernetesSpec, gateway: GatewaySpec) -> Iterator[Finding]:
+    # Two keepalived instances (or one and a load balancer) cannot hold one address.
+    if not isinstance(kubernetes, Rke2Kubernetes):
+        return
+    keepalived = kubernetes.api_keepalived is not None or isinstance(gateway, KeepalivedGateway)
+    if keepalived and kubernetes.api_host == gateway.ingress_address:
+        which = "gateway.vip" if isinstance(gateway, KeepalivedGateway) else "gateway.address"
+        yield Finding(
+            "kubernetes.apiAddress",
+            f"{kubernetes.api_host} is also {which}",
+            "give the Kubernetes API and the gateway an address each",
+        )

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import known_hosts
+from ..excerpt import excerpt
+from ..fields import CHART_REPOSITORY, is_url
 from ..findings import Files, Finding, warning
 from ..model import (
     ExistingKubernetes,
@@ -23,8 +25,15 @@ RULES: list[Rule] = []
 rule = collector(RULES)
 
 
+def _is_file(value: str) -> bool:
+    try:
+        return Path(value).is_file()
+    except (OSError, ValueError):  # a name too long for the system, a NUL byte
+        return False
+
+
 def _file(path: str, value: str | None, files: Files, what: str) -> Iterator[Finding]:
-    if value is None or Path(value).is_file():
+    if value is None or _is_file(value):
         return
     if files is Files.REQUIRED:
         yield Finding(path, f"{value} does not exist", f"create it or point to {what}")
@@ -33,13 +42,24 @@ def _file(path: str, value: str | None, files: Files, what: str) -> Iterator[Fin
 
 
 @rule
-def private_keys(nodes: list[Node], ssh: SshOptions, files: Files) -> Iterator[Finding]:
-    yield from _file("ssh.privateKeyFile", ssh.private_key_file, files, "the SSH private key")
-    for i, node in enumerate(nodes):
-        own = node.ssh
-        yield from _file(
-            f"nodes[{i}].ssh.privateKeyFile", own.private_key_file, files, "the SSH private key"
+def _key_forms(path: str, options: SshOptions, files: Files) -> Iterator[Finding]:
+    if options.private_key_file is not None and options.private_key is not None:
+        yield Finding(
+            f"{path}.privateKey",
+            "is set together with privateKeyFile, and only one of them can be the key",
+            "keep either privateKeyFile or the secret privateKey",
         )
+    else:
+        yield from _file(
+            f"{path}.privateKeyFile", options.private_key_file, files, "the SSH private key"
+        )
+
+
+@rule
+def private_keys(nodes: list[Node], ssh: SshOptions, files: Files) -> Iterator[Finding]:
+    yield from _key_forms("ssh", ssh, files)
+    for i, node in enumerate(nodes):
+        yield from _key_forms(f"nodes[{i}].ssh", node.ssh, files)
         settings = ssh_settings(node, ssh)
         if settings.private_key_file is None and settings.private_key is None:
             yield Finding(
@@ -96,9 +116,20 @@ def kubeconfig_file(kubernetes: KubernetesSpec, files: Files) -> Iterator[Findin
 
 
 @rule
-def chart_file(rainbond: RainbondSpec, files: Files) -> Iterator[Finding]:
-    if not rainbond.chart_is_repository:
-        yield from _file("rainbond.chart", rainbond.chart, files, "the chart .tgz")
+def chart_source(rainbond: RainbondSpec, files: Files) -> Iterator[Finding]:
+    chart = rainbond.chart
+    right = f"use {CHART_REPOSITORY}, an oci:// reference or the path of a chart .tgz"
+    if rainbond.chart_is_repository:
+        return
+    if is_url(chart):
+        yield Finding("rainbond.chart", f"{excerpt(chart)} is not an https:// or oci:// URL", right)
+    elif not chart.endswith((".tgz", ".tar.gz")) and not _is_file(chart):
+        # Not a URL and not named like a chart archive: most likely a repository without https://.
+        yield Finding(
+            "rainbond.chart", f"{excerpt(chart)} is neither a URL nor an existing chart file", right
+        )
+    else:
+        yield from _file("rainbond.chart", chart, files, "the chart .tgz")
 
 
 @rule

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..excerpt import kind
 from ..findings import Finding, warning
 from ..model import (
     BuiltinDatabase,
     BuiltinRegistry,
     DatabaseSpec,
     ExternalDatabase,
+    ExternalRegistry,
     ManagedDatabase,
     ManagedRegistry,
     Node,
@@ -71,8 +73,13 @@ def database_nodes(nodes: list[Node], database: DatabaseSpec) -> Iterator[Findin
         )
     if not isinstance(database, ManagedDatabase):
         return
-    yield from _referenced_node("database.source", database.source, nodes, Role.MYSQL)
-    yield from _referenced_node("database.replica", database.replica, nodes, Role.MYSQL)
+    referenced = [
+        *_referenced_node("database.source", database.source, nodes, Role.MYSQL),
+        *_referenced_node("database.replica", database.replica, nodes, Role.MYSQL),
+    ]
+    yield from referenced
+    if referenced:
+        return  # which mysql node was meant is then unclear: name no other one
     if database.source == database.replica:
         yield Finding(
             "database.replica",
@@ -87,6 +94,18 @@ def database_nodes(nodes: list[Node], database: DatabaseSpec) -> Iterator[Findin
                 f"node {node.name} has the role mysql but is neither source nor replica",
                 "remove the role or name the node in database.source or database.replica",
             )
+
+
+@rule
+def registry_transport(registry: RegistrySpec) -> Iterator[Finding]:
+    if isinstance(registry, ExternalRegistry) and registry.insecure:
+        yield warning(
+            "registry.insecure",
+            "nodes will pull over plain HTTP or without checking the certificate; Rainbond's HA"
+            " guide asks for an https registry, and builds pushed to an untrusted one fail on"
+            " nodes that were not told to trust it",
+            "serve the registry over https with a trusted certificate and set insecure: false",
+        )
 
 
 @rule
@@ -156,7 +175,7 @@ def operator_env(rainbond: RainbondSpec) -> Iterator[Finding]:
     if not isinstance(env, list):
         yield Finding(
             "rainbond.values.operator.env",
-            f"is a {type(env).__name__}, not a list",
+            f"is {kind(env)}, not a list",
             "write a list of {name, value} entries, or leave it out",
         )
     elif {"name": "DEPLOY_VERSION", "value": "helm"} not in env:
