@@ -73,7 +73,8 @@ class _Loader(yaml.SafeLoader):
                 continue
             key = self.construct_object(key_node, deep=False)
             try:
-                first = seen.setdefault(key, key_node)
+                # By type too: YAML's 1 and true are two keys, although Python's 1 == True.
+                first = seen.setdefault((type(key), key), key_node)
             except TypeError:
                 continue  # an unhashable key is reported by construct_mapping
             if first is not key_node:
@@ -87,24 +88,22 @@ class _Loader(yaml.SafeLoader):
         super().flatten_mapping(node)
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
-        # The engine reads every key as a string; so does the check (`1:` is the key "1").
-        texts = {
-            key_node.value
-            for key_node, _ in node.value
-            if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge"
-        }
-        return {
-            key if isinstance(key, str) else _key_text(key, texts): value
-            for key, value in mapping.items()
-        }
-
-
-def _key_text(key: Any, texts: set[str]) -> str:
-    for text in (str(key), str(key).lower(), "null" if key is None else ""):
-        if text in texts:
-            return text
-    return "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+        # The engine reads every key as a string; so does the check: `1:` is the key "1" and
+        # `yes:` the key "yes" (a dict would merge 1 and true into one key).
+        self.flatten_mapping(node)
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise ConstructorError(
+                    None,
+                    None,
+                    "a list or mapping is used as a key; keys are names",
+                    key_node.start_mark,
+                )
+            key = self.construct_object(key_node, deep=deep)
+            text = key if isinstance(key, str) else str(key_node.value)
+            mapping[text] = self.construct_object(value_node, deep=deep)
+        return mapping
 
 
 def parse(data: bytes, name: str) -> Any:
@@ -133,7 +132,7 @@ def parse(data: bytes, name: str) -> Any:
         raise ValueError(
             Finding(
                 f"{name}:{where}",
-                f"the character {error.character!r} may not appear in YAML",
+                f"the character {chr(error.character)!r} may not appear in YAML",
                 "remove it",
             )
         ) from None

@@ -1,4 +1,5 @@
-"""docs/configuration.md documents exactly the keys the model accepts."""
+"""docs/configuration.md documents exactly the keys the model accepts, and the exit codes and
+limits of `config check`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from config.__main__ import CANNOT_CHECK, INVALID, MAX_LINES, VALID
 from config.model import ClusterSpec
+from config.stackfile import MAX_BYTES, SIZE_LIMIT
+from config.validate import MAX_DEPTH, MAX_VALUES
 from tests.unit.conftest import ROOT
 
 _ROW_KEY = re.compile(r"^\| `([^`]+)` \|", re.MULTILINE)
@@ -56,3 +60,13 @@ def test_every_key_documented_and_no_other() -> None:
     assert "registry.s3.bucket" in model and "database.clientNetworks" in model
     assert sorted(model - documented) == [], "keys missing from docs/configuration.md"
     assert sorted(documented - model) == [], "documented keys the model lacks"
+
+
+def test_exit_codes_and_limits_are_documented() -> None:
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    assert f"{MAX_BYTES // (1024 * 1024)} MiB" == SIZE_LIMIT
+    assert f"larger than **{SIZE_LIMIT}**" in text
+    for code in (VALID, INVALID, CANNOT_CHECK):
+        assert f"| `{code}` |" in text
+    assert f"after {MAX_LINES} lines" in text
+    assert f"more than {MAX_DEPTH} levels" in text and f"more than {MAX_VALUES:,} values" in text
