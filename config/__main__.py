@@ -13,23 +13,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from .findings import Files, Finding, capped
 from .model import ClusterSpec
-from .rules import Files
 from .stackfile import CannotCheck, read_stack
 from .validate import PROJECT, validate
 
 VALID, INVALID, CANNOT_CHECK = 0, 1, 2
-# A broken file can have thousands of problems; the first ones are those worth reading.
-MAX_LINES = 50
 
 _PREFIX = f"{PROJECT}:"
 
 
-def _print_capped(lines: Sequence[str], what: str, stream: TextIO) -> None:
-    for line in lines[:MAX_LINES]:
+def _print(findings: Sequence[Finding], what: str, stream: TextIO) -> None:
+    for line in capped([str(finding) for finding in findings], what):
         print(line, file=stream)
-    if len(lines) > MAX_LINES:
-        print(f"... and {len(lines) - MAX_LINES} more {what} not shown", file=stream)
 
 
 def check(stack_file: Path) -> int:
@@ -40,14 +36,14 @@ def check(stack_file: Path) -> int:
         print(f"{stack_file}: {error}; pass a Pulumi stack file", file=sys.stderr)
         return CANNOT_CHECK
     if stack.findings and not stack.raw:
-        _print_capped([str(f) for f in stack.findings], "problems", sys.stdout)
+        _print(stack.findings, "problems", sys.stdout)
         return INVALID
     # A stack file sits next to Pulumi.yaml, so its folder is the project root.
     report = validate(
         stack.raw, root=stack_file.resolve().parent, files=Files.WARN, stack_file=True
     )
-    _print_capped([str(f) for f in report.warnings], "warnings", sys.stderr)
-    _print_capped([str(f) for f in [*stack.findings, *report.problems]], "problems", sys.stdout)
+    _print(report.warnings, "warnings", sys.stderr)
+    _print([*stack.findings, *report.problems], "problems", sys.stdout)
     if report.spec is None or stack.findings:
         return INVALID
     print(f"{stack_file}: valid", file=sys.stderr)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pulumi
 
+from .findings import Files, capped
 from .model import ClusterSpec
-from .rules import Files
 from .validate import PROJECT, Report, TooDeep, validate
 
 # The project root is the folder of Pulumi.yaml, which holds this package.
@@ -20,7 +20,7 @@ class ConfigError(pulumi.RunError):
     """The stack configuration is invalid; raised before any resource is registered."""
 
     def __init__(self, report: Report) -> None:
-        problems = "\n".join(str(finding) for finding in report.problems)
+        problems = "\n".join(capped([str(finding) for finding in report.problems], "problems"))
         super().__init__(f"invalid stack configuration:\n{problems}")
         self.report = report
 

@@ -73,10 +73,13 @@ def _without_mode(loc: tuple[int | str, ...]) -> tuple[tuple[int | str, ...], st
 def config_path(loc: tuple[int | str, ...]) -> str:
     """`("nodes", 2, "roles")` -> `nodes[2].roles`."""
     path = ""
-    for part in loc:
-        if part == "[key]":  # pydantic's marker for a mapping key that failed
+    for index, part in enumerate(loc):
+        if part == "[key]":  # pydantic's marker after a mapping key that failed
             continue
-        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+        # A number is a list index, unless it is a mapping key that failed.
+        is_key = loc[index + 1 : index + 2] == ("[key]",)
+        index_like = isinstance(part, int) and not is_key
+        path += f"[{part}]" if index_like else f".{part}" if path else str(part)
     return path
 
 
@@ -97,6 +100,8 @@ def _explain(detail: ErrorDetails) -> Finding:
         mode_value = value.get("mode") if isinstance(value, dict) else None
         wrong = "is missing" if mode_value is None else f"{_shown(mode_value, False)}, not a mode"
         return Finding(f"{path}.mode", wrong, f"use {modes}")
+    if detail["loc"][-1:] == ("[key]",):
+        return Finding(path, f"is a key that is {kind(value)}", "write every key as text")
     if kind_ == "missing":
         wrong = f"is missing for mode {mode}" if mode else "is missing"
         return Finding(path, wrong, "set it")
@@ -128,6 +133,8 @@ def _shape(kind_: str, value: Any, secret: bool, ctx: dict[str, Any]) -> tuple[s
     if kind_ == "too_short":
         least = ctx.get("min_length", 1)
         return "is empty", f"list at least {least} entr{'y' if least == 1 else 'ies'}"
+    if kind_ == "invalid_key":
+        return f"has the key {excerpt(value)}, which is {kind(value)}", "write every key as text"
     if kind_ in ("string_too_long", "too_long"):
         return f"is longer than {ctx.get('max_length')}", "shorten it"
     return f"{shown}, which this key does not accept", DOCS

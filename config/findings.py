@@ -31,6 +31,17 @@ def warning(path: str, wrong: str, right: str) -> Finding:
     return Finding(path, wrong, right, Level.WARNING)
 
 
+# A broken file can have thousands of problems; the first ones are those worth reading.
+MAX_LINES = 50
+
+
+def capped(lines: list[str], what: str) -> list[str]:
+    """At most MAX_LINES lines, then one that counts the rest."""
+    if len(lines) <= MAX_LINES:
+        return lines
+    return [*lines[:MAX_LINES], f"... and {len(lines) - MAX_LINES} more {what} not shown"]
+
+
 class Files(Enum):
     """A missing key, kubeconfig or chart file blocks a deployment but not a review of the file."""
 

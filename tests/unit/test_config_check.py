@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from config.__main__ import MAX_LINES, main
+from config.__main__ import main
+from config.findings import MAX_LINES
 from config.stackfile import MAX_BYTES
 from tests.unit.conftest import ROOT
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from config import ConfigError
+from config.findings import MAX_LINES
 from config.rules import Files
 from config.validate import validate
 from tests.unit.conftest import ROOT, edited
@@ -317,3 +319,21 @@ def test_addresses_that_are_hosts_are_accepted(dev_config: dict[str, Any], addre
         dev_config, put("nodes[0].address", address), put("nodes[0].internalAddress", "192.0.2.11")
     )
     assert validate(config, root=ROOT, files=Files.REQUIRED).spec is not None
+
+
+def test_keys_that_are_not_text_are_named(dev_config: dict[str, Any]) -> None:
+    # Only a caller in Python can pass such keys: YAML and the engine give every key as text.
+    config = edited(dev_config, put("preflight", {7: 1}), put("rainbond.values", {1: 2}))
+    problems = [str(f) for f in validate(config, root=ROOT, files=Files.REQUIRED).problems]
+    assert problems == [
+        "rainbond.values.1: is a key that is a whole number; write every key as text",
+        "preflight[7]: has the key 7, which is a whole number; write every key as text",
+    ]
+
+
+def test_the_engine_reports_at_most_fifty_problems(dev_config: dict[str, Any]) -> None:
+    config = edited(dev_config, put("preflight.skip", [f"check-{i}" for i in range(80)]))
+    error = ConfigError(validate(config, root=ROOT, files=Files.REQUIRED))
+    lines = str(error).splitlines()
+    assert len(lines) == 1 + MAX_LINES + 1
+    assert lines[-1] == f"... and {80 - MAX_LINES} more problems not shown"

@@ -9,7 +9,8 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from config.__main__ import CANNOT_CHECK, INVALID, MAX_LINES, VALID
+from config.__main__ import CANNOT_CHECK, INVALID, VALID
+from config.findings import MAX_LINES
 from config.model import ClusterSpec
 from config.stackfile import MAX_BYTES, SIZE_LIMIT
 from config.validate import MAX_DEPTH, MAX_VALUES
