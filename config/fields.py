@@ -202,7 +202,7 @@ def host_problem(text: str) -> str | None:
     if "://" in text:
         return f"{excerpt(text)} is a URL, not a host"
     if "@" in text:
-        return f"{excerpt(text)} holds a user name (that goes in ssh.user)"
+        return f"{excerpt(text)} holds a user name before '@', not only a host"
     if "/" in text:
         return f"{excerpt(text)} has a path or a prefix, not only a host"
     if _DOTTED_NUMBERS.fullmatch(text):
@@ -227,7 +227,7 @@ def _checker(problem: Callable[[str], str | None], right: str) -> Callable[[Any]
 Host = Annotated[
     str,
     BeforeValidator(
-        _checker(host_problem, "an IPv4 address or a DNS name, such as db.example.com")
+        _checker(host_problem, "an IPv4 address or a DNS name, such as 192.0.2.10 or db.example")
     ),
 ]
 
@@ -236,7 +236,9 @@ def _domain_problem(text: str) -> str | None:
     host, colon, port = (
         text.rpartition(":") if ":" in text and "://" not in text else (text, "", "")
     )
-    if colon and not (port.isdigit() and 0 < int(port) < 65536):
+    if colon and not (
+        port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536
+    ):
         return f"{excerpt(text)} has no valid port after ':'"
     return host_problem(host)
 

@@ -2,7 +2,7 @@
 
 Field names are the keys of the stack YAML (camelCase aliases). This module checks the shape of
 each section on its own; a section with modes is one type per mode, holding only that mode's keys.
-Rules that relate sections to each other live in `rules.py`.
+Rules that relate sections to each other live in the `rules` package.
 """
 
 from __future__ import annotations

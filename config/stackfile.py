@@ -23,7 +23,6 @@ from .model import ClusterSpec
 
 MAX_BYTES = 10 * 1024 * 1024
 SIZE_LIMIT = "10 MiB"
-_STACK_KEYS = ("encryptionsalt", "secretsprovider", "encryptedkey", "environment")
 
 
 class CannotCheck(Exception):

@@ -23,6 +23,8 @@ from .registry import Rule, collector
 
 RULES: list[Rule] = []
 rule = collector(RULES)
+# Far more than the keys of any cluster, little enough to read into memory.
+_MAX_KNOWN_HOSTS = 10 * 1024 * 1024
 
 
 def _is_file(value: str) -> bool:
@@ -82,10 +84,12 @@ def known_hosts_file(nodes: list[Node], ssh: SshDefaults, files: Files) -> Itera
                 "set it to an `ssh-keyscan` file of the nodes, or set nodes[].ssh.hostKey",
             )
         return
-    if not Path(path).is_file():
+    if not _is_file(path):
         yield from _file("ssh.knownHostsFile", path, files, "an OpenSSH known_hosts file")
         return
     try:
+        if Path(path).stat().st_size > _MAX_KNOWN_HOSTS:
+            raise ValueError("it is larger than 10 MiB")
         entries = known_hosts.parse(Path(path).read_text())
     except (OSError, ValueError) as error:
         yield Finding(

@@ -50,7 +50,7 @@ CASES: list[tuple[str, list[Any], str]] = [
     (
         "address-with-user",
         [put("nodes[0].address", "root@rbd-1.example")],
-        "nodes[0].address: 'root@rbd-1.example' holds a user name (that goes in ssh.user)",
+        "nodes[0].address: 'root@rbd-1.example' holds a user name before '@', not only a host",
     ),
     (
         "address-url",
@@ -170,6 +170,11 @@ CASES: list[tuple[str, list[Any], str]] = [
         "registry-domain-bad-port",
         [put("registry", {"mode": "managed", "domain": "registry.example:99999"})],
         "registry.domain: 'registry.example:99999' has no valid port after ':'",
+    ),
+    (
+        "registry-domain-odd-port",
+        [put("registry", {"mode": "managed", "domain": "registry.example:5²"})],
+        "registry.domain: 'registry.example:5²' has no valid port after ':'",
     ),
     (
         "registry-domain-empty",
