@@ -1,23 +1,98 @@
-"""The whole platform: every component, wired in the order the nodes need them."""
+"""The whole platform, in the order an operator would build it by hand.
+
+1. Check every node (preflight); nothing changes a node before every check passed.
+2. Give the gateway nodes their address (VIP or load balancer).
+3. Run or reach the image registry, and make every node trust it.
+4. Install or reach Kubernetes (each node after it trusts the registry).
+5. Prepare the build nodes.
+6. Run or reach the database.
+7. Install Rainbond from the outputs of all of the above.
+"""
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
 from typing import Any
 
 import pulumi
 
-from config import ClusterSpec
+from config import ClusterSpec, Role
 
 from .build import BuildNodes
-from .database import CONSOLE_DATABASE, REGION_DATABASE, MySQLReplication
-from .gateway import GatewayVip
+from .database import CONSOLE_DATABASE, REGION_DATABASE, Database
+from .gateway import Gateway
 from .kubernetes import KubernetesCluster
 from .preflight import Preflight
+from .rainbond import RainbondRelease
 from .registry import ImageRegistry
-from .release import RainbondRelease, node_annotations
-from .remote import Remote
+from .shared.remote import Steps
 
 CONSOLE_PORT = 7070
+
+
+# The phases, each building one part from the configuration and what earlier phases made.
+
+
+def preflight_phase(spec: ClusterSpec, opts: pulumi.ResourceOptions) -> tuple[Preflight, Steps]:
+    """Preflight, and the steps that change nodes: each waits for its verdict."""
+    nodes = Steps.to(spec.nodes, spec.logins)
+    preflight = Preflight("preflight", spec, nodes, opts)
+    return preflight, nodes.after(preflight.passed)
+
+
+def gateway_phase(spec: ClusterSpec, steps: Steps, opts: pulumi.ResourceOptions) -> Gateway:
+    members = spec.with_role(Role.GATEWAY)
+    return Gateway("gateway", spec.gateway, members=members, steps=steps, opts=opts)
+
+
+def registry_phase(
+    spec: ClusterSpec, gateway: Gateway, steps: Steps, opts: pulumi.ResourceOptions
+) -> ImageRegistry:
+    servers = spec.with_role(Role.REGISTRY)
+    return ImageRegistry(
+        "registry",
+        spec.registry,
+        nodes=spec.nodes,
+        server=servers[0] if servers else None,
+        rke2=spec.kubernetes.mode == "rke2",
+        vip=gateway.vip,
+        steps=steps,
+        opts=opts,
+    )
+
+
+def kubernetes_phase(
+    spec: ClusterSpec, registry: ImageRegistry, steps: Steps, opts: pulumi.ResourceOptions
+) -> KubernetesCluster:
+    # RKE2 reads the registry configuration when it starts, so each node trusts it first.
+    return KubernetesCluster(
+        "kubernetes",
+        spec.kubernetes,
+        nodes=[node for node in spec.nodes if node.is_kubernetes_node],
+        steps=steps,
+        trust=registry.trust,
+        opts=opts,
+    )
+
+
+def build_phase(spec: ClusterSpec, steps: Steps, opts: pulumi.ResourceOptions) -> BuildNodes:
+    return BuildNodes("build", members=spec.with_role(Role.BUILD), steps=steps, opts=opts)
+
+
+def database_phase(
+    spec: ClusterSpec,
+    pod_network: IPv4Network | None,
+    steps: Steps,
+    opts: pulumi.ResourceOptions,
+) -> Database:
+    return Database(
+        "database",
+        spec.database,
+        nodes=spec.nodes,
+        pod_network=pod_network,
+        steps=steps,
+        opts=opts,
+    )
 
 
 class RainbondPlatform(pulumi.ComponentResource):
@@ -35,15 +110,12 @@ class RainbondPlatform(pulumi.ComponentResource):
     ) -> None:
         super().__init__("rainbond-ha:platform:RainbondPlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        remote = Remote.for_cluster(spec)
-        preflight = Preflight("preflight", spec, remote, child)
-        steps = remote.after(preflight.passed)
-        gateway = GatewayVip("gateway", spec, steps, child)
-        registry = ImageRegistry("registry", spec, gateway.vip, steps, child)
-        # RKE2 reads the registry configuration when it starts, so each node trusts it first.
-        kubernetes = KubernetesCluster("kubernetes", spec, steps, registry.trust, child)
-        build = BuildNodes("build", spec, steps, child)
-        database = MySQLReplication("database", spec, steps, child)
+        preflight, steps = preflight_phase(spec, child)
+        gateway = gateway_phase(spec, steps, child)
+        registry = registry_phase(spec, gateway, steps, child)
+        kubernetes = kubernetes_phase(spec, registry, steps, child)
+        build = build_phase(spec, steps, child)
+        database = database_phase(spec, kubernetes.pod_network, steps, child)
         RainbondRelease(
             "rainbond",
             spec.rainbond,
@@ -52,7 +124,6 @@ class RainbondPlatform(pulumi.ComponentResource):
             build=build,
             registry=registry,
             database=database,
-            annotations=node_annotations(spec),
             opts=child,
         )
         self.console_url = gateway.vip.apply(lambda vip: f"http://{vip}:{CONSOLE_PORT}")
@@ -70,7 +141,7 @@ class RainbondPlatform(pulumi.ComponentResource):
         self.database = {"mode": spec.database.mode}
         if database.connection is not None:
             self.database.update(
-                vars(database.connection), databases=[CONSOLE_DATABASE, REGION_DATABASE]
+                database.connection.outputs(), databases=[CONSOLE_DATABASE, REGION_DATABASE]
             )
         self.register_outputs(
             {

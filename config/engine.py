@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 
+from . import ssh_agent
 from .findings import Files, capped
 from .model import ClusterSpec
 from .validate import PROJECT, Report, TooDeep, validate
@@ -37,6 +38,7 @@ def _value(text: str) -> Any:
 
 def load() -> ClusterSpec:
     """Validates this stack's `rainbond-ha:` configuration and returns it as a ClusterSpec."""
+    ssh_agent.check()
     config = pulumi.Config(PROJECT)
     raw = {
         name: _value(text)

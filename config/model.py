@@ -8,6 +8,7 @@ Rules that relate sections to each other live in the `rules` package.
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -371,14 +372,26 @@ class ClusterSpec(Section):
     def node(self, name: str) -> Node:
         return next(node for node in self.nodes if node.name == name)
 
+    @cached_property
+    def logins(self) -> dict[str, SshSettings]:
+        """Node name -> its SSH settings, defaults applied and host keys resolved once."""
+        entries = (
+            known_hosts.parse(Path(self.ssh.known_hosts_file).read_text())
+            if self.ssh.known_hosts_file is not None
+            else []
+        )
+        resolved = {}
+        for node in self.nodes:
+            settings = ssh_settings(node, self.ssh)
+            if settings.host_key is None and self.ssh.known_hosts_file is not None:
+                # Validation has checked that the file holds a key for every such node.
+                pinned = known_hosts.host_key(entries, (node.address, node.name), settings.port)
+                settings = settings.model_copy(update={"host_key": pinned})
+            resolved[node.name] = settings
+        return resolved
+
     def ssh_for(self, node: Node) -> SshSettings:
-        settings = ssh_settings(node, self.ssh)
-        if settings.host_key is not None or self.ssh.known_hosts_file is None:
-            return settings
-        # Validation has checked that the file holds a key for every node without its own.
-        entries = known_hosts.parse(Path(self.ssh.known_hosts_file).read_text())
-        pinned = known_hosts.host_key(entries, (node.address, node.name), settings.port)
-        return settings.model_copy(update={"host_key": pinned})
+        return self.logins[node.name]
 
 
 def ssh_settings(node: Node, defaults: SshOptions) -> SshSettings:

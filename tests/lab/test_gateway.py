@@ -14,15 +14,15 @@ from ipaddress import IPv4Address, IPv4Interface
 
 import pytest
 
-from components import keepalived_config as files
-from components.keepalived import node_params
-from components.remote import render, script
-from lab.labctl import node_address, require_lab_up, ssh_argv
+from components.keepalived import files
+from components.keepalived.vip import SCRIPT, node_params
+from components.shared.remote import render
+from lab.labctl import PREFIX_LEN, VIP, address, node_address, require_lab_up, ssh_argv
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 NODE, PEER = "node1", "node2"
-# The node's package ledger (components/scripts/packages.sh): what each owner brought.
+# The node's package ledger (components/shared/scripts/packages.sh): what each owner brought.
 LEDGER = "/var/lib/rainbond-ha/packages"
 PASSWORD = "Lab7test"
 GATEWAY = files.Instance(
@@ -30,7 +30,7 @@ GATEWAY = files.Instance(
     interface="host0",
     router_id=51,
     priority=100,
-    vip=IPv4Interface("198.18.0.10/24"),
+    vip=IPv4Interface(f"{VIP}/{PREFIX_LEN}"),
     source=IPv4Address(node_address(NODE)),
     peers=(IPv4Address(node_address(PEER)),),
     check_ports=(80, 443),
@@ -49,7 +49,11 @@ def step(
     spec: files.Instance, name: str = "vip", stdin: str = PASSWORD + "\n"
 ) -> subprocess.CompletedProcess[str]:
     """Runs the node step `name` for `spec` on its node, as the engine would."""
-    return on(NODE, render(script("keepalived", name), node_params(spec)), stdin)
+    return on(
+        NODE,
+        render(SCRIPT.delete.text if name == "vip-delete" else SCRIPT.text, node_params(spec)),
+        stdin,
+    )
 
 
 def text(command: str, node: str = NODE) -> str:
@@ -112,7 +116,7 @@ def test_keepalived_accepts_every_rendered_configuration(deployed: None) -> None
         GATEWAY,
         name="rainbond-api",
         router_id=52,
-        vip=IPv4Interface("198.18.0.20"),
+        vip=IPv4Interface(address(20)),
         peers=tuple(IPv4Address(node_address(n)) for n in ("node2", "node3")),
         check_ports=(),
     )
@@ -144,7 +148,7 @@ def test_a_refused_configuration_leaves_the_running_one(deployed: None) -> None:
     params = node_params(GATEWAY)
     params["INSTANCE_TEXT"] = params["INSTANCE_TEXT"].replace("nopreempt", "nopreempted")
     params["CHECK_TEXT"] += "# a changed check\n"
-    result = on(NODE, render(script("keepalived", "vip"), params), PASSWORD + "\n")
+    result = on(NODE, render(SCRIPT.text, params), PASSWORD + "\n")
     assert result.returncode != 0
     assert "refused" in result.stderr and "nopreempted" in result.stderr
     assert text(f"sha256sum {GATEWAY.path} {GATEWAY.check_path}") == live
@@ -170,7 +174,7 @@ def test_someone_elses_keepalived_config_is_left_alone() -> None:
     on(other, f"mkdir -p /etc/keepalived && cat > {files.MAIN_PATH}", foreign)
     try:
         spec = replace(GATEWAY, source=IPv4Address(node_address(other)))
-        result = on(other, render(script("keepalived", "vip"), node_params(spec)), PASSWORD)
+        result = on(other, render(SCRIPT.text, node_params(spec)), PASSWORD)
         assert result.returncode != 0 and "not written by rainbond-ha" in result.stderr
         assert text(f"cat {files.MAIN_PATH}", other) == foreign
         assert text(packages, other) == before

@@ -113,7 +113,7 @@ def test_nodes_have_no_route_out_of_the_lab(nodes: list[str]) -> None:
         assert out(name, "ip -4 route show default") == ""
         assert out(name, "ip -6 route show default") == ""
         routes = out(name, "ip -4 route show").splitlines()
-        assert routes and all(r.startswith("198.18.0.0/24 ") for r in routes), routes
+        assert routes and all(r.startswith(f"{labctl.SUBNET} ") for r in routes), routes
         # The kernel refuses to route anywhere else; no packet is sent.
         p = ssh(name, "ip route get 198.51.100.1")
         assert p.returncode != 0 and "unreachable" in p.stderr.lower(), p.stderr
@@ -124,7 +124,7 @@ def test_nodes_have_no_route_out_of_the_lab(nodes: list[str]) -> None:
 def test_node_can_do_network_admin_for_keepalived(nodes: list[str]) -> None:
     """keepalived adds the VIP itself: that needs CAP_NET_ADMIN inside the node."""
     name = nodes[-1]
-    probe = "198.18.0.9/32"  # below the VIP, never given to a node
+    probe = f"{labctl.address(9)}/32"  # below the VIP, never given to a node
     try:
         out(name, f"ip addr add {probe} dev host0 && ip -o addr show dev host0")
     finally:

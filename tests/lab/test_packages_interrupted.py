@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from components import keepalived_config as files
-from components.keepalived import node_params
-from components.remote import render, script
+from components.keepalived import files
+from components.keepalived.vip import SCRIPT, node_params
+from components.shared.remote import render
 from lab.labctl import require_lab_up, ssh_argv
 from tests.lab.test_gateway import GATEWAY, LEDGER, NODE, PASSWORD, on, step, text
 
@@ -49,7 +49,7 @@ def test_a_step_killed_inside_dpkg_recovers_and_its_delete_removes_what_it_began
     require_lab_up()
     assert installed(["keepalived"]) == [], f"keepalived is already on {NODE}"
     assert on(NODE, f"test ! -e {files.MAIN_PATH}").returncode == 0, "keepalived is configured"
-    vip = render(script("keepalived", "vip"), node_params(GATEWAY))
+    vip = render(SCRIPT.text, node_params(GATEWAY))
     try:
         first = tmp_path / "first-run.log"
         with first.open("w") as log:

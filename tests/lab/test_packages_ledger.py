@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from components.remote import SCRIPTS
+from components.shared.remote import PACKAGE_HELPERS
 from lab.labctl import require_lab_up, ssh_argv
 from tests.lab.test_gateway import LEDGER
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 NODE = "node3"
 OWNERS = {"ledgertest-snmp": "libsnmp40", "ledgertest-perl": "perl"}
 SHARED = ["libperl5.36", "perl-modules-5.36", "libgdbm6"]
-HELPERS = (SCRIPTS / "packages-recover.sh").read_text() + (SCRIPTS / "packages.sh").read_text()
+HELPERS = "".join(path.read_text() for path in PACKAGE_HELPERS)
 
 
 def on_node(call: str) -> subprocess.CompletedProcess[str]:

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import registry_config as files
-from components.remote import render, script
-from lab.labctl import require_lab_up, ssh_argv
+from components.registry import files
+from components.registry.component import TRUST
+from components.shared.remote import render
+from lab.labctl import VIP, node_address, require_lab_up, ssh_argv
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 NODE = "node1"
-DOMAIN = "198.18.0.13:5000"
+DOMAIN = f"{node_address('node3')}:5000"
 
 
 def on(command: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -41,7 +42,7 @@ def test_rke2_trust_and_its_removal(tmp_path: Path) -> None:
         "DOMAIN": DOMAIN,
         "CERTS_D": files.CERTS_D,
         "HOSTS_TOML": files.hosts_toml(endpoint),
-        "HOSTS_LINES": files.hosts_entries({files.GOODRAIN_ME: "198.18.0.10"}),
+        "HOSTS_LINES": files.hosts_entries({files.GOODRAIN_ME: VIP}),
         "CA_FILE": files.CA_FILE,
         "CA_PEM": (tmp_path / "ca.crt").read_text().strip(),
         "RKE2_REGISTRIES": files.RKE2_REGISTRIES,
@@ -51,17 +52,17 @@ def test_rke2_trust_and_its_removal(tmp_path: Path) -> None:
     registries = files.rke2_registries(endpoint, "rainbond", "not-a-real-password")
     try:
         for _ in range(2):  # idempotent
-            created = on(render(script("registry", "trust"), params), stdin=registries)
+            created = on(render(TRUST.text, params), stdin=registries)
             assert created.returncode == 0, created.stderr
         assert "not-a-real-password" not in created.stdout + created.stderr
         assert on(f"stat -c %a {files.RKE2_REGISTRIES}").stdout.strip() == "600"
         written = yaml.safe_load(on(f"cat {files.RKE2_REGISTRIES}").stdout)
         ca_file = written["configs"][DOMAIN]["tls"]["ca_file"]
         assert on(f"openssl x509 -noout -in {ca_file}").returncode == 0
-        assert on("getent hosts goodrain.me").stdout.split() == ["198.18.0.10", "goodrain.me"]
+        assert on("getent hosts goodrain.me").stdout.split() == [VIP, "goodrain.me"]
         assert on("cat /etc/hosts").stdout.count("goodrain.me") == 1
     finally:
-        deleted = on(render(script("registry", "trust-delete"), params))
+        deleted = on(render(TRUST.delete.text, params))
     assert deleted.returncode == 0, deleted.stderr
     for path in (files.RKE2_REGISTRIES, files.CA_FILE, files.CERTS_D):
         assert on(f"test -e {path}").returncode == 1, path

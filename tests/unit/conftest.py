@@ -110,6 +110,8 @@ class Registration:
     dependencies: list[str]
     inputs: dict[str, Any]
     aliases: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
+    replace_on_changes: list[str] = field(default_factory=list)
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -129,6 +131,8 @@ class RecordingMonitor(mocks.MockMonitor):
             dependencies=list(request.dependencies),
             inputs=rpc.deserialize_properties(request.object),
             aliases=[_alias_urn(request, alias) for alias in request.aliases],
+            ignore_changes=list(request.ignoreChanges),
+            replace_on_changes=list(request.replaceOnChanges),
         )
         return response
 

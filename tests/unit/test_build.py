@@ -5,14 +5,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from components.build import spinning_dirs
-from components.remote import render, script
+from components.build.component import PREPARE, spinning_dirs
+from components.shared.remote import render
 from tests.unit.conftest import Deployment
 
 
 def run(step: str, root: Path) -> str:
     params = {"CACHE_DIR": str(root / "rainbond/cache"), "DATA_DIR": str(root / "rainbond/grdata")}
-    command = render(script("build", step), params)
+    command = render(PREPARE.delete.text if step == "prepare-delete" else PREPARE.text, params)
     return subprocess.run(
         ["bash", "-c", command], capture_output=True, text=True, check=True
     ).stdout

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from components import database_config as files
-from components import remote
+from components.database import files
 from tests.unit.conftest import (
     FAKE_KUBECONFIG,
     Deployment,
@@ -20,6 +19,7 @@ from tests.unit.conftest import (
     is_secret,
     unwrap,
 )
+from tests.unit.plan import COMMAND, NEXT_RELEASE, change, next_release, plan
 from tests.unit.test_config_rules import put
 
 NODE1, NODE2 = IPv4Address("10.0.0.11"), IPv4Address("10.0.0.12")
@@ -235,7 +235,7 @@ def test_a_switchover_moves_the_role_steps_and_leaves_the_servers(
         assert after.named(name).inputs["create"] == dev.named(name).inputs["create"]
     # Replaced, not updated in place: the old node's delete (demotion) must run first.
     for name in ("database-source", "database-replica"):
-        assert after.named(name).inputs["triggers"] != dev.named(name).inputs["triggers"]
+        assert change(dev.named(name), after.named(name)) == "replace"
     assert unwrap(after.named("database-source").inputs["connection"])["host"] == "192.0.2.12"
     assert rendered_params(after.named("database-replica"))["SOURCE_HOST"] == "192.0.2.12"
     assert after.outputs["database"].value["host"] == "192.0.2.12"
@@ -273,29 +273,21 @@ def test_data_is_deleted_only_when_asked_and_after_the_server(
         assert deleting.named(name).inputs["create"] == dev.named(name).inputs["create"]
 
 
-def test_only_the_data_directory_replaces_a_data_step(
+def test_a_release_or_a_setting_updates_the_database_steps_in_place(
     dev_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deleting = edited(dev_config, put("database.deleteDataOnDestroy", True))
     before = deploy(deleting)
     # A release that changes the helpers every database script shares, and another port.
-    release = remote.script
-
-    def next_release(component: str, name: str) -> str:
-        text = release(component, name)
-        return text + "# the next release\n" if component == "database" else text
-
-    monkeypatch.setattr(remote, "script", next_release)
+    next_release(monkeypatch, "database")
     after = deploy(edited(deleting, put("database.port", 3307)))
+    # Updated in place: no delete runs (the data step's wipes the data once the server is
+    # gone), while destroy runs the new ones.
+    database = {k: v for k, v in plan(before, after, COMMAND).items() if k.startswith("database-")}
+    assert set(database.values()) == {"update"}, database
     for node in ("rbd-1", "rbd-2"):
-        server = f"database-server-{node}"
-        assert after.named(server).inputs["triggers"] != before.named(server).inputs["triggers"]
-        # Updated in place: its delete, which wipes the data once the server is gone, does not
-        # run for it, while destroy runs the new one.
-        old, new = before.named(f"database-data-{node}"), after.named(f"database-data-{node}")
-        assert new.inputs["triggers"] == old.inputs["triggers"] == [files.DATA_DIR]
-        assert unwrap(new.inputs["delete"]) != unwrap(old.inputs["delete"])
-        assert "the next release" in unwrap(new.inputs["delete"])
+        new = after.named(f"database-data-{node}")
+        assert NEXT_RELEASE in unwrap(new.inputs["delete"])
 
 
 def test_external_mode_checks_from_a_cluster_node(dev_config: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Drift probes: one per owning step, repairs feed the step's create but not its triggers, the
+"""Drift probes: one per owning step, repairs feed the step's create (an update in place), the
 key stays secret, the provider unpickles without this project, and the node scripts report."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.drift import _provider
-from components.remote import script
+from components.shared import remote
+from components.shared.drift import _provider
 from tests.unit.conftest import Deployment, Mocks, deploy, edited, is_secret, unwrap
+from tests.unit.plan import change
 
 COMMAND = "command:remote:Command"
 PROBE = "pulumi-python:dynamic/drift:Probe"
@@ -64,7 +65,7 @@ def record_command(create: str) -> str:
     return "bash -c " + shlex.quote(shlex.split(create)[-1])
 
 
-def test_repairs_feed_the_create_but_not_the_triggers(
+def test_repairs_feed_the_create_and_update_the_step_in_place(
     dev: Deployment, dev_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fabricate = Mocks.new_resource
@@ -80,8 +81,8 @@ def test_repairs_feed_the_create_but_not_the_triggers(
     for name in OWNING:
         before, after = dev.named(name), drifted.named(name)
         assert unwrap(after.inputs["create"]) == "# repair 3\n" + unwrap(before.inputs["create"])
-        # The same triggers: the engine updates the step in place, its delete does not run.
-        assert after.inputs["triggers"] == before.inputs["triggers"]
+        # The engine updates the step in place, its delete does not run.
+        assert change(before, after) == "update"
         assert after.inputs["delete"] == before.inputs["delete"]
 
 
@@ -149,7 +150,7 @@ def test_the_provider_runs_where_this_project_cannot_be_imported(tmp_path: Path)
 def run_script(name: str, tmp_path: Path, **params: str) -> str:
     header = "".join(f"{key}={shlex.quote(value)}\n" for key, value in params.items())
     result = subprocess.run(
-        ["bash", "-c", header + script("drift", name)],
+        ["bash", "-c", header + getattr(remote, name.upper()).text],
         capture_output=True,
         text=True,
         check=True,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 
+from lab.labctl import HOST_ADDR
 from tests.unit.conftest import Deployment, Registration, deploy, edited, fake_password, unwrap
 from tests.unit.test_config_rules import drop, put
 
@@ -160,7 +162,7 @@ def test_existing_cluster_reads_the_kubeconfig_file(
 ) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
-        "apiVersion: v1\nclusters:\n- name: lab\n  cluster: {server: 'https://198.18.0.1:6443'}\n"
+        f"apiVersion: v1\nclusters:\n- name: lab\n  cluster: {{server: 'https://{HOST_ADDR}:6443'}}\n"
         "contexts:\n- name: lab\n  context: {cluster: lab}\ncurrent-context: lab\n"
     )
     deployment = deploy(
@@ -171,7 +173,7 @@ def test_existing_cluster_reads_the_kubeconfig_file(
     assert steps(deployment, "kubernetes") == []
     (provider,) = deployment.of_type("pulumi:providers:kubernetes")
     assert unwrap(provider.inputs["kubeconfig"]) == kubeconfig.read_text()
-    assert deployment.outputs["apiEndpoint"].value == "https://198.18.0.1:6443"
+    assert deployment.outputs["apiEndpoint"].value == f"https://{HOST_ADDR}:6443"
 
 
 def test_outputs(dev: Deployment) -> None:
@@ -212,3 +214,16 @@ def test_missing_key_file_is_a_config_error(dev_config: dict[str, Any]) -> None:
 
     with pytest.raises(ConfigError, match=r"ssh\.privateKeyFile: .*absent does not exist"):
         deploy(edited(dev_config, put("ssh.privateKeyFile", "~/.ssh/absent")))
+
+
+def test_nodes_of_one_kind_change_one_after_the_other(dev: Deployment) -> None:
+    # The gateway pair and the API VIP: each node's keepalived waits for the one before it.
+    for name, nodes in (
+        ("gateway-keepalived", ["rbd-1", "rbd-2"]),
+        ("kubernetes-api-vip", ["rbd-1", "rbd-2", "rbd-3"]),
+    ):
+        for first, second in itertools.pairwise(nodes):
+            assert depends_on(dev, dev.named(f"{name}-{second}"), f"{name}-{first}")
+    # The database: the replica's server (rbd-2) first, then the source's (rbd-1).
+    assert depends_on(dev, dev.named("database-server-rbd-1"), "database-server-rbd-2")
+    assert not depends_on(dev, dev.named("database-server-rbd-2"), "database-server-rbd-1")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from components import keepalived_config as files
+from components.keepalived import files
 from tests.unit.conftest import Deployment, deploy, edited, fake_password, unwrap
 
 GATEWAY = files.Instance(

@@ -20,16 +20,18 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from components import rke2_config
-from components.kubernetes import api_access
-from components.remote import SCRIPTS
+from components.kubernetes import files as rke2_config
+from components.kubernetes.component import NODE_CHECK
+from components.kubernetes.kubeconfig import api_access
+from components.kubernetes.rke2 import RKE2
 from config.rules import Files
+from lab.labctl import HOST_ADDR
 from tests.unit.conftest import Deployment, Registration, deploy, edited, is_secret, unwrap
 from tests.unit.test_config_rules import findings, put
 from tests.unit.test_graph import depends_on
 
 LOCAL = "command:local:Command"
-CHECKER = SCRIPTS / "kubernetes" / "check-nodes.py"
+CHECKER = NODE_CHECK
 
 
 def rendered_params(step: Registration) -> dict[str, str]:
@@ -182,7 +184,7 @@ def test_artifacts_dir_must_hold_install_sh(dev_config: dict[str, Any], tmp_path
 
 def test_rke2_script_is_valid_shell() -> None:
     for name in ("rke2", "rke2-delete"):
-        subprocess.run(["bash", "-n", str(SCRIPTS / "kubernetes" / f"{name}.sh")], check=True)
+        subprocess.run(["bash", "-n", str(RKE2.folder / f"{name}.sh")], check=True)
 
 
 # --------------------------------------------------------------------------- existing cluster
@@ -246,7 +248,7 @@ def existing(dev_config: dict[str, Any], tmp_path: Path) -> Deployment:
     kubeconfig.write_text(
         yaml.safe_dump(
             {
-                "clusters": [{"name": "c", "cluster": {"server": "https://198.18.0.1:6443"}}],
+                "clusters": [{"name": "c", "cluster": {"server": f"https://{HOST_ADDR}:6443"}}],
                 "users": [{"name": "u", "user": {"token": "s3cret-token"}}],
                 "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
                 "current-context": "x",

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from components.remote import SCRIPTS
+from components.shared.remote import PACKAGE_HELPERS
 
-HELPERS = (SCRIPTS / "packages-recover.sh").read_text() + (SCRIPTS / "packages.sh").read_text()
+HELPERS = "".join(path.read_text() for path in PACKAGE_HELPERS)
 GRAPH = {
     "libc6": [],
     "libgdbm6": ["libc6"],

@@ -1,8 +1,8 @@
 """Package installs recover from an interrupted dpkg by themselves (packages-recover.sh).
 
 Scripts change packages only through the package ledger (packages.sh), which calls
-packages_recover first; `script()` prepends both. The helper itself runs here against stand-in
-dpkg and apt-get commands.
+packages_recover first; a script that uses them declares it (`Scripts(..., packages=True)`) and
+gets both first. The helper itself runs here against stand-in dpkg and apt-get commands.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from components.remote import SCRIPTS, script
+from components.preflight.component import CHECK
+from components.shared.remote import PACKAGE_HELPERS, Script
+from tests.node_scripts import declared, script_files
 
-HELPER = (SCRIPTS / "packages-recover.sh").read_text()
-LEDGER = (SCRIPTS / "packages.sh").read_text()
-COMPONENT_SCRIPTS = sorted(p for p in SCRIPTS.glob("*/*.sh") if p.parent.name != "drift")
+HELPER, LEDGER = (path.read_text() for path in PACKAGE_HELPERS)
+DECLARED = declared()
+USES_PACKAGES = re.compile(r"^\s*[^#\n]*\bpackages_(install|remove|brought)\b", re.M)
 
 
 def _apt_lines(text: str) -> list[int]:
@@ -29,17 +31,29 @@ def _apt_lines(text: str) -> list[int]:
     ]
 
 
-@pytest.mark.parametrize("path", COMPONENT_SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", script_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_packages_change_only_through_the_ledger(path: Path) -> None:
     # The ledger (packages.sh) recovers dpkg first and records what each install adds.
-    assert _apt_lines(path.read_text()) == []
-    text = script(path.parent.name, path.stem) if path.name != "common.sh" else ""
-    if re.search(r"^\s*[^#\n]*\bpackages_(install|remove|brought)\b", text, re.M):
-        assert text.startswith(HELPER + LEDGER), f"{path.name} lacks the package helpers"
+    if path not in {Path(p) for p in PACKAGE_HELPERS}:
+        assert _apt_lines(path.read_text()) == []
+
+
+@pytest.mark.parametrize("script", DECLARED, ids=lambda s: f"{s.folder.parent.name}/{s.name}")
+def test_a_script_that_uses_the_ledger_declares_it(script: Script) -> None:
+    own = "".join(p.read_text() for p in (script.folder / "common.sh", script.path) if p.exists())
+    assert script.packages == bool(USES_PACKAGES.search(own)), script.path
+    if script.packages:
+        assert script.text.startswith(HELPER + LEDGER)
+
+
+def test_every_node_script_is_declared_by_its_part() -> None:
+    helpers = {Path(p) for p in PACKAGE_HELPERS}
+    files = {p for p in script_files() if p.name != "common.sh" and p not in helpers}
+    assert files == {script.path for script in DECLARED}
 
 
 def test_scripts_that_never_touch_packages_stay_as_written() -> None:
-    assert script("preflight", "check") == (SCRIPTS / "preflight" / "check.sh").read_text()
+    assert CHECK.text == CHECK.path.read_text()
 
 
 # Stand-ins: `dpkg --audit` reports a broken package until a `dpkg --configure -a` succeeds (or,

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from components import preflight_checks as checks
-from components.remote import render, script
+from components.preflight import checks
+from components.preflight.component import CHECK
+from components.shared.remote import render
 from config import ClusterSpec
 from config.model import PreflightCheck
 from tests.unit import conftest
@@ -217,7 +218,7 @@ def test_table_has_a_row_per_check() -> None:
 def test_check_script_reports_facts_the_parser_reads() -> None:
     """The real script on this machine: read-only, so it is safe to run anywhere."""
     command = render(
-        script("preflight", "check"),
+        CHECK.text,
         {"NODE_NAME": "here", "DISK_PATHS": "/opt/rainbond/cache /", "PORTS": "1"},
     )
     out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True)

@@ -7,6 +7,7 @@ node, and the sampler sees every node's processes and the engine's at the same i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -15,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from lab.labctl import netns_name, node_dir, node_root, ssh_argv
@@ -124,6 +126,41 @@ def on(node: str, command: str, stdin: str = "") -> str:
     return out
 
 
+# --- the host's temporary directories -----------------------------------------------------------
+
+HOST_TEMP_DIRS = (Path("/tmp"), Path("/var/tmp"))
+
+
+def host_temp_files(since: float, skip: Path) -> str:
+    """What the files in the host's temporary directories changed since `since` hold, `skip` (the
+    engine's private TMPDIR, removed when the run ends) aside: where anything run on the host
+    leaves files by default, the kubernetes provider's kubeconfig copies once among them."""
+    texts = []
+    for top in HOST_TEMP_DIRS:
+        device = top.stat().st_dev
+        for directory, dirs, files in os.walk(top):
+            here = Path(directory)
+            dirs[:] = [d for d in dirs if _walkable(here / d, device, skip)]
+            for name in files:
+                with contextlib.suppress(OSError):  # gone meanwhile, or a socket
+                    info = (here / name).lstat()
+                    if (
+                        stat.S_ISREG(info.st_mode)
+                        and info.st_mtime >= since - 1
+                        and info.st_size < 20 * 2**20
+                    ):
+                        texts.append((here / name).read_bytes().decode(errors="replace"))
+    return "\n".join(texts)
+
+
+def _walkable(path: Path, device: int, skip: Path) -> bool:
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_dev == device and path != skip
+
+
 # --- documented leftovers ------------------------------------------------------------------------
 
 DOCS = PROJECT_ROOT / "docs" / "operations.md"
@@ -137,6 +174,16 @@ def documented_leftovers() -> list[str]:
     start = text.index(SECTION)
     end = text.find("\n## ", start + len(SECTION))
     return _ROW.findall(text[start : end if end != -1 else len(text)])
+
+
+def undocumented(changes: dict[str, str]) -> dict[str, str]:
+    """The changes that no row of that table allows."""
+    kept = documented_leftovers()
+    return {
+        item: change
+        for item, change in changes.items()
+        if not any(fnmatchcase(item, pattern) for pattern in kept)
+    }
 
 
 # --- processes -----------------------------------------------------------------------------------

@@ -100,3 +100,13 @@ def _absolute_paths(config: dict[str, Any]) -> dict[str, Any]:
 
 
 PATH_KEYS = {"privateKeyFile", "kubeconfigPath", "chart", "knownHostsFile"}
+
+
+def set_section(stack: auto.Stack, section: str, value: Any) -> None:
+    """Replaces `rainbond-ha:<section>` in the stack's file, as an operator edits it."""
+    workspace = stack.workspace
+    assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir
+    path = Path(workspace.work_dir) / f"Pulumi.{stack.name}.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["config"][f"rainbond-ha:{section}"] = _absolute_paths({section: value})[section]
+    path.write_text(yaml.safe_dump(document))

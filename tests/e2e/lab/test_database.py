@@ -15,21 +15,19 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pulumi import automation as auto
 
-from lab.labctl import require_lab_up, ssh_argv
+from lab.labctl import HOST_ADDR, node_address, require_lab_up, ssh_argv
 from tests.e2e.engine import exported_state
 from tests.e2e.lab.audit import ProcessSampler
-from tests.e2e.lab.harness import component_stack, lab_config
+from tests.e2e.lab.harness import component_stack, lab_config, set_section
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
-NODES = {"node1": "198.18.0.11", "node2": "198.18.0.12"}
+NODES = {name: node_address(name) for name in ("node1", "node2")}
 CONFIG_FILE = "/etc/mysql/mariadb.conf.d/z1-rainbond-ha.cnf"
 DATA_DIR = "/var/lib/mysql"
 # The Rainbond user's client settings on a node, written from stdin, never in argv.
@@ -71,12 +69,7 @@ def lab_database() -> dict[str, Any]:
 
 
 def write_config(stack: auto.Stack, database: dict[str, Any]) -> None:
-    workspace = stack.workspace
-    assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir
-    path = Path(workspace.work_dir) / f"Pulumi.{stack.name}.yaml"
-    document = yaml.safe_load(path.read_text())
-    document["config"]["rainbond-ha:database"] = database
-    path.write_text(yaml.safe_dump(document))
+    set_section(stack, "database", database)
 
 
 def on_nodes(sampler: ProcessSampler) -> list[str]:
@@ -141,7 +134,7 @@ def passwords(deployed: dict[str, Any]) -> list[str]:
 def test_deploy_outputs(deployed: dict[str, Any]) -> None:
     database = deployed["stack"].outputs()["database"]
     assert {k: database.value[k] for k in ("host", "port", "user")} == {
-        "host": "198.18.0.11",
+        "host": node_address("node1"),
         "port": 3306,
         "user": "rainbond",
     }
@@ -185,12 +178,12 @@ def test_thousand_rows_replicate_and_the_replica_refuses_writes(passwords: list[
 
 
 def test_rainbond_user_refused_outside_the_cluster(passwords: list[str]) -> None:
-    # The host (198.18.0.1) is no node: the server turns it away before authentication.
+    # The host (HOST_ADDR) is no node: the server turns it away before authentication.
     with socket.create_connection((NODES["node1"], 3306), timeout=10) as connection:
         packet = connection.recv(4096)
     assert packet[4] == 0xFF, packet  # an error packet, not the handshake
     assert int.from_bytes(packet[5:7], "little") == 1130  # ER_HOST_NOT_PRIVILEGED
-    assert b"198.18.0.1" in packet
+    assert HOST_ADDR.encode() in packet
 
 
 def test_replica_catches_up_after_a_kill_during_writes(passwords: list[str]) -> None:

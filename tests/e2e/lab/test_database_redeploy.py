@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from lab.labctl import require_lab_up
+from lab.labctl import node_address, require_lab_up
 from tests.e2e.lab.harness import component_stack
 from tests.e2e.lab.test_database import (
     DATA_DIR,
@@ -99,7 +99,7 @@ def assert_refused(message: str, seconds: float) -> None:
     assert seconds < FAST_SECONDS, seconds
     assert "database-replica" in message
     assert f"node2: the data in {DATA_DIR} is not from the deployment of the source" in message
-    assert "198.18.0.11" in message
+    assert node_address("node1") in message
     assert "docs/operations.md" in message and "database.deleteDataOnDestroy" in message
     state = on("node2", "mariadb -e 'SHOW SLAVE STATUS\\G'; mariadb -N -e 'SELECT @@read_only'")
     assert "Slave_IO_Running: Yes" not in state

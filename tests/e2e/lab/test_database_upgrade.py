@@ -2,17 +2,16 @@
 
 The stack runs a copy of the program, so a test can change it the way a new release of
 rainbond-ha would. In order, on one stack (node1 source, node2 replica): a row replicates; a
-release that changes the database scripts' shared helpers replaces both server steps (their
-deletes purge MariaDB) and the rows are still on both nodes; a release whose server step fails
-after that purge, then the next release, keeps them too; turning deleteDataOnDestroy off removes
-the data steps and keeps the data, also through a destroy; turning it on again, up and destroy
-delete it. The nodes must hold no MariaDB at the start; the test leaves none. About 4 minutes.
+release that changes the database scripts' shared helpers updates every database step in place,
+without a restart, and the rows are still on both nodes; a release whose server step fails, then
+the next release, keeps them too; turning deleteDataOnDestroy off removes the data steps and
+keeps the data, also through a destroy; turning it on again, up and destroy delete it. The nodes
+must hold no MariaDB at the start; the test leaves none. About 4 minutes.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +19,8 @@ import pytest
 from pulumi import automation as auto
 
 from lab.labctl import require_lab_up
-from tests.e2e.engine import PROJECT_ROOT
 from tests.e2e.lab.harness import component_stack
+from tests.e2e.lab.release import copy_release, run_from
 from tests.e2e.lab.test_database import (
     DATA_DIR,
     NODES,
@@ -35,32 +34,10 @@ from tests.e2e.lab.test_database_redeploy import start_clean, wipe
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
-# What the scratch project imports: the program and the packages it uses.
-RELEASE = [
-    "config",
-    "components",
-    "tests/__init__.py",
-    "tests/e2e/__init__.py",
-    "tests/e2e/lab/__init__.py",
-    "tests/e2e/lab/program.py",
-]
-
-
-def copy_release(target: Path) -> None:
-    for entry in RELEASE:
-        source = PROJECT_ROOT / entry
-        if source.is_dir():
-            shutil.copytree(source, target / entry, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (target / entry).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / entry)
-
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = tmp_path_factory.mktemp("release")
-    copy_release(where)
-    return where
+    return copy_release(tmp_path_factory.mktemp("release"))
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +51,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, release: Path) -> Iterator[a
         ["database"],
         overrides={"database": {**lab_database(), "deleteDataOnDestroy": True}},
     )
-    # The scratch project runs the copy instead of the live tree.
-    main = where / "project" / "__main__.py"
-    main.write_text(main.read_text().replace(repr(str(PROJECT_ROOT)), repr(str(release))))
+    run_from(created, release)
     try:
         yield created
     finally:
@@ -94,7 +69,7 @@ def changes(result: auto.UpResult) -> dict[str, int]:
     return {kind: count for kind, count in summary.items() if kind != "same"}
 
 
-def test_release_that_replaces_the_server_steps_keeps_the_data(
+def test_a_release_updates_the_server_steps_in_place_and_keeps_the_data(
     stack: auto.Stack, release: Path
 ) -> None:
     stack.up(on_output=print)
@@ -103,16 +78,19 @@ def test_release_that_replaces_the_server_steps_keeps_the_data(
         "CREATE TABLE console.upgrade (id INT PRIMARY KEY); INSERT INTO console.upgrade VALUES (1)",
     )
     wait_replicated("node1", "node2")
+    started = {node: server_started(node) for node in NODES}
 
     # A release changing the helpers every database script shares.
-    common = release / "components" / "scripts" / "database" / "common.sh"
+    common = release / "components" / "database" / "scripts" / "common.sh"
     common.write_text(common.read_text() + "# a later release\n")
     upgraded = stack.up(on_output=print)
 
-    # Both server steps were replaced (their deletes purged MariaDB), so the test means something.
-    assert changes(upgraded).get("replace", 0) >= 2, changes(upgraded)
+    # Every database step ran again, in place: no delete, no restart of a server.
+    assert changes(upgraded).get("update", 0) >= 4, changes(upgraded)
+    assert not {"replace", "delete", "create"} & set(changes(upgraded)), changes(upgraded)
     for node in NODES:
         assert rows(node) == ["1"], node
+        assert server_started(node) == started[node], node
     root_sql("node1", "INSERT INTO console.upgrade VALUES (2)")
     wait_replicated("node1", "node2")
     assert rows("node2") == ["1", "2"]
@@ -121,16 +99,16 @@ def test_release_that_replaces_the_server_steps_keeps_the_data(
 def test_a_failed_server_step_then_the_next_release_keeps_the_data(
     stack: auto.Stack, release: Path
 ) -> None:
-    scripts = release / "components" / "scripts" / "database"
+    scripts = release / "components" / "database" / "scripts"
     server, common = scripts / "server.sh", scripts / "common.sh"
     working = server.read_text()
-    # A release whose server step fails on the nodes after its delete purged MariaDB (as an
-    # unreachable apt source would make it): the data stays without a server to run it.
+    # A release whose server step fails on the nodes (as an unreachable apt source would make
+    # it): the server it updates keeps running with the data.
     server.write_text('echo "database: this release fails here" >&2; exit 1\n' + working)
     with pytest.raises(auto.CommandError, match="this release fails here"):
         stack.up(on_output=print)
     for node in NODES:
-        assert "is not installed" in on(node, "dpkg -s mariadb-server 2>&1", check=False), node
+        assert rows(node) == ["1", "2"], node
 
     # The next release, which also changes the shared helpers.
     server.write_text(working)
@@ -138,6 +116,11 @@ def test_a_failed_server_step_then_the_next_release_keeps_the_data(
     stack.up(on_output=print)
     for node in NODES:
         assert rows(node) == ["1", "2"], node
+
+
+def server_started(node: str) -> str:
+    """When the node's MariaDB last started: a restart changes it."""
+    return on(node, "systemctl show -p ActiveEnterTimestampMonotonic mariadb").strip()
 
 
 def test_turning_the_option_off_keeps_the_data(stack: auto.Stack) -> None:

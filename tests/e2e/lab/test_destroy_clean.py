@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
 import pytest
 
@@ -25,6 +24,7 @@ from tests.e2e.lab.audit import (
     etc_items,
     image_root,
     node_items,
+    undocumented,
 )
 from tests.e2e.lab.harness import component_stack
 
@@ -58,15 +58,6 @@ def snapshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snapshots]:
     finally:
         stack.destroy(on_output=lines.append)
     yield Snapshots(before, deployed, {node: node_items(node) for node in NODES})
-
-
-def undocumented(changes: dict[str, str]) -> dict[str, str]:
-    kept = documented_leftovers()
-    return {
-        item: change
-        for item, change in changes.items()
-        if not any(fnmatchcase(item, pattern) for pattern in kept)
-    }
 
 
 def test_leftovers_are_documented() -> None:

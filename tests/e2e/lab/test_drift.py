@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import pytest
 from pulumi import automation as auto
 
-from components import keepalived_config as keepalived
-from components import registry_config as registry
-from components.drift import MANIFESTS
+from components.keepalived import files as keepalived
+from components.registry import files as registry
+from components.shared.drift import MANIFESTS
 from lab.labctl import require_lab_up
 from tests.e2e.lab.audit import on
 from tests.e2e.lab.harness import component_stack

@@ -23,14 +23,13 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from components import keepalived_config as files
-from lab.labctl import netns_name, require_lab_up, ssh_argv
+from components.keepalived import files
+from lab.labctl import VIP, netns_name, require_lab_up, ssh_argv
 from tests.e2e.lab.harness import component_stack, lab_config
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 NODES = ("node1", "node2")
-VIP = "198.18.0.10"
 # Rainbond's gateway is not in this stack: a plain HTTP server on this port stands in for it.
 GATEWAY_PORT = 18080
 LISTENER = "rainbond-ha-e2e-gateway"

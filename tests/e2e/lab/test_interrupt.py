@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from lab.labctl import netns_name
+from lab.labctl import VIP, netns_name
 from tests.e2e.lab.faults import UpProcess, on, pending_operations, platform_stack, pulumi
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
-VIP = "198.18.0.10"
 GATEWAYS = ("node1", "node2")
 # A long step: apt installs MariaDB (several seconds), so the signal lands in the middle of it.
 INTERRUPTED_STEP = "database-server-node1"

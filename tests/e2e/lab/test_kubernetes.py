@@ -19,7 +19,7 @@ import yaml
 from pulumi import automation as auto
 
 from lab.kube import control_plane
-from lab.labctl import HOST_ADDR, WORK, node_address, require_lab_up
+from lab.labctl import HOST_ADDR, VIP, WORK, node_address, require_lab_up
 from tests.e2e.engine import PROJECT_ROOT
 from tests.e2e.lab.harness import component_stack
 
@@ -27,7 +27,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 FULL = os.environ.get("RBD_E2E_FULL") == "1"
 NAMESPACE = "rbd-system"
-VIP = "198.18.0.10"
 # Not the default, so the test tells the configured value from the chart's fallback.
 CONTAINERD = "/var/run/k3s/containerd"
 GATEWAY = "rainbond.io/gateway-node"

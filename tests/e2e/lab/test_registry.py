@@ -23,14 +23,13 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from lab.labctl import require_lab_up, ssh_argv
+from lab.labctl import VIP, node_address, require_lab_up, ssh_argv
 from tests.e2e.lab.harness import component_stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 NODES = ("node1", "node2", "node3")
-VIP = "198.18.0.10"
-DOMAIN = "198.18.0.13:5000"
+DOMAIN = f"{node_address('node3')}:5000"
 CA_FILE = "/usr/local/share/ca-certificates/rainbond-ha-registry.crt"
 HOSTS_TOML = f"/etc/containerd/certs.d/{DOMAIN}/hosts.toml"
 WORK = "/tmp/rainbond-ha-registry-e2e"

@@ -3,12 +3,16 @@
 The platform (Pulumi.lab.yaml: keepalived, managed registry and database, the release on the lab's
 Kubernetes API) goes up while the argv and environment of every process, on every node and on
 the host (the engine, its plugins, the program and whatever they start), are sampled every 100 ms.
-Every RandomPassword/RandomString result and the SSH key are then searched for in: the state as
-`pulumi stack export` shows it and every file of the state backend, the deploy's output and
-engine events, the process samples, the nodes' journals of the deploy window, and the files under
-/var/log, /tmp, /var/tmp and /root changed on the nodes since the deploy began. Controls show the
-search can fail: the VRRP password is found in the node's 0600 keepalived file it belongs in, and a
-canary put in a process's argv and environment on a node and on the host is found in the samples.
+Every RandomPassword/RandomString result, the SSH key and the lab API's client key are then
+searched for in: the state as `pulumi stack export` shows it and every file of the state backend,
+the deploy's output and engine events, the process samples, the nodes' journals of the deploy
+window, the files under /var/log, /tmp, /var/tmp and /root changed on the nodes since the deploy
+began, and the files under the host's /tmp and /var/tmp changed since then (the engine's private
+TMPDIR aside: it is removed when the run ends). Controls show the search can fail: the VRRP
+password is found in the node's 0600 keepalived file it belongs in, a canary put in a process's
+argv and environment on a node and on the host is found in the samples, a canary file in the
+host's /var/tmp is found, and the kubeconfig copies the kubernetes provider writes (client key
+included) are in the engine's private TMPDIR, which goes when the process ends.
 Then destroy. About 1.5 minutes.
 """
 
@@ -18,6 +22,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -25,11 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from pulumi import automation as auto
 
-from lab.labctl import SSH_KEY, node_root, require_lab_up
-from tests.e2e.engine import exported_state
-from tests.e2e.lab.audit import ProcessSampler, on
+from lab.kube import control_plane
+from lab.labctl import SSH_KEY, WORK, node_root, require_lab_up
+from tests.e2e.engine import PROJECT_ROOT, engine_tmp, exported_state
+from tests.e2e.lab.audit import ProcessSampler, host_temp_files, on
 from tests.e2e.lab.harness import component_stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
@@ -48,6 +55,7 @@ KEEPALIVED_INSTANCE = "/etc/keepalived/rainbond-ha/rainbond-gateway.conf"
 # A secret shows in `pulumi stack export --show-secrets` as {<signature>: ..., "plaintext": JSON}.
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 CANARY = f"rbd-canary-{uuid.uuid4().hex}"
+CANARY_FILE = Path("/var/tmp") / CANARY
 
 
 @dataclass
@@ -69,7 +77,14 @@ def generated_secrets(stack: auto.Stack) -> dict[str, str]:
             found[resource["urn"].split("::")[-1]] = json.loads(result["plaintext"])
     # The key's longest base64 line: specific to this key, and whole in any copy of it.
     found["ssh-private-key"] = max(SSH_KEY.read_text().splitlines(), key=len)
+    found["kube-client-key"] = kube_client_key()
     return found
+
+
+def kube_client_key() -> str:
+    """The lab API admin's private key, as every kubeconfig of the lab carries it."""
+    config = yaml.safe_load(control_plane.kubeconfig_path(WORK).read_text())
+    return str(config["users"][0]["user"]["client-key-data"])
 
 
 def event_text(event: auto.EngineEvent) -> str:
@@ -95,7 +110,9 @@ def node_traces(node: str, since: float) -> dict[str, str]:
 
 
 def plant_canaries() -> None:
-    """A short process with the canary in argv and environment, on node2 and on the host."""
+    """A short process with the canary in argv and environment, on node2 and on the host, and a
+    file holding it in the host's /var/tmp."""
+    CANARY_FILE.write_text(f"{CANARY}-file\n")
     on("node2", f"env RBD_CANARY={CANARY}-env sh -c 'sleep 1; true' {CANARY}-argv")
     subprocess.run(
         ["sh", "-c", "sleep 1; true", f"{CANARY}-argv"],
@@ -135,8 +152,10 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traces]:
         }
         for node in NODES:
             corpora.update(node_traces(node, since))
+        corpora["host temp files"] = host_temp_files(since, skip=engine_tmp())
         yield Traces(generated_secrets(stack), corpora, sampler, time.time() - since)
     finally:
+        CANARY_FILE.unlink(missing_ok=True)
         stack.destroy(on_output=output.append)
 
 
@@ -169,6 +188,29 @@ def test_sampler_sees_argv_and_environment(traces: Traces) -> None:
     canaries = {"argv": f"{CANARY}-argv", "env": f"{CANARY}-env"}
     found = hits(canaries, {w: traces.corpora[f"processes:{w}"] for w in ("node2", "host")})
     assert sorted(found) == ["argv in host", "argv in node2", "env in host", "env in node2"]
+
+
+def test_search_reads_the_host_temp_dirs(traces: Traces) -> None:
+    canary = {"file": f"{CANARY}-file"}
+    assert hits(canary, {"host": traces.corpora["host temp files"]}) == ["file in host"]
+
+
+def test_kubeconfig_copies_stay_in_the_engine_tmpdir(traces: Traces) -> None:
+    # The kubernetes provider (writeKubeconfigToFile) leaves one per operation that configures it:
+    # in the host's /tmp, without the engine's private TMPDIR, they are what the search would find.
+    copies = [path.read_text() for path in engine_tmp().glob("kubeconfig*")]
+    assert copies and all(traces.secrets["kube-client-key"] in text for text in copies)
+
+
+def test_engine_tmpdir_goes_when_the_process_ends() -> None:
+    script = (
+        "from tests.e2e.engine import engine_tmp; p = engine_tmp(); "
+        "(p / 'kubeconfig1').write_text('key'); print(p)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert not Path(run.stdout.strip()).exists()
 
 
 def test_no_secret_in_plain_text(traces: Traces) -> None:

@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from lab.labctl import boot_node, halt_node
+from lab.labctl import boot_node, halt_node, node_address
 from tests.e2e.lab.faults import node_snapshot, node_steps, platform_stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 DOWN = "node3"
 UP = ("node1", "node2")
-# 5 dial attempts of up to 10 s with backoff between them (components/remote.py), plus the engine.
+# 5 dial attempts of up to 10 s with backoff between them (components/shared/remote.py), plus
+# the engine.
 FAIL_WITHIN_SECONDS = 120
 
 
@@ -46,7 +47,7 @@ def test_unreachable_node_fails_preflight_by_name_and_changes_nothing(
     # What the operator reads: the failing step is node3's preflight, with the SSH error.
     failing = [line for line in message.splitlines() if "error:" in line or "(preflight-" in line]
     assert any(f"preflight-{DOWN}" in line for line in failing), message
-    assert "198.18.0.13:22" in message, message
+    assert f"{node_address('node3')}:22" in message, message
     assert not any(f"preflight-{node}" in line for node in UP for line in failing), message
     for node in UP:
         assert node_snapshot(node) == before[node], (node, message)

@@ -105,7 +105,7 @@ import sys
 sys.path.insert(0, {root!r})
 
 import pulumi
-from components.drift import DriftProbe
+from components.shared.drift import DriftProbe
 
 DriftProbe(
     "probe",

@@ -8,8 +8,8 @@ from typing import Any
 
 from config.model import RainbondSpec
 
-from .database import CONSOLE_DATABASE, REGION_DATABASE
-from .nodes import K8sNode
+from ..database import CONSOLE_DATABASE, REGION_DATABASE
+from ..shared.k8s_nodes import K8sNode
 
 
 @dataclass(frozen=True)

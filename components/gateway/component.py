@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 
-from config import ClusterSpec, Role
-from config.model import KeepalivedGateway
+from config import Node
+from config.model import GatewaySpec, KeepalivedGateway
 
-from .keepalived import keepalived_vip
-from .nodes import K8sNode, k8s_node
-from .remote import Remote
+from ..keepalived import keepalived_vip
+from ..shared.k8s_nodes import K8sNode, k8s_node
+from ..shared.remote import Steps
 
 
-class GatewayVip(pulumi.ComponentResource):
+class Gateway(pulumi.ComponentResource):
     vip: pulumi.Output[str]
     nodes: pulumi.Output[list[K8sNode]]
+    # Known while the program runs, for resources made per gateway node.
+    members: list[str]
 
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
-        steps: Remote,
+        gateway: GatewaySpec,
+        *,
+        members: Sequence[Node],
+        steps: Steps,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("rainbond-ha:gateway:GatewayVip", name, None, opts)
-        gateway = spec.gateway
-        members = spec.with_role(Role.GATEWAY)
         if isinstance(gateway, KeepalivedGateway):
             keepalived_vip(
                 f"{name}-keepalived",
@@ -39,5 +43,6 @@ class GatewayVip(pulumi.ComponentResource):
                 check_ports=gateway.check_ports,
             )
         self.vip = pulumi.Output.from_input(gateway.ingress_address)
+        self.members = [node.name for node in members]
         self.nodes = pulumi.Output.from_input([k8s_node(node) for node in members])
         self.register_outputs({"vip": self.vip, "nodes": self.nodes})

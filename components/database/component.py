@@ -11,28 +11,31 @@ change in a switchover.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from ipaddress import IPv4Network
 
 import pulumi
 
-from config import ClusterSpec, Node
-from config.model import ExternalDatabase, ManagedDatabase
+from config import Node
+from config.model import DatabaseSpec, ExternalDatabase, ManagedDatabase
 
-from . import database_config as files
-from .drift import Owned
-from .passwords import generated_password
-from .remote import Remote
+from ..shared.drift import Owned
+from ..shared.passwords import generated_password
+from ..shared.remote import Scripts, Steps
+from . import files
 
 CONSOLE_DATABASE = "console"
 REGION_DATABASE = "region"
 DATABASES = [CONSOLE_DATABASE, REGION_DATABASE]
-# RKE2's default pod network. Pods reach a server on their own node from their pod address (no
-# address translation on that path), so with RKE2 on a database node it must be allowed.
-RKE2_POD_NETWORK = IPv4Network("10.42.0.0/16")
 # How long a replica may take to start replicating, and a new source to catch up.
 WAIT_SECONDS = 120
 EXTERNAL_CLIENT_PACKAGE = "mariadb-client"
+# common.sh, which every script here starts with, calls the package helpers.
+_SCRIPTS = Scripts(__file__, packages=True)
+SERVER, DATA, SOURCE, REPLICA, EXTERNAL = (
+    _SCRIPTS(name) for name in ("server", "data", "source", "replica", "external")
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,12 @@ class DatabaseConnection:
     user: pulumi.Output[str]
     password: pulumi.Output[str]
 
+    def outputs(self) -> dict[str, pulumi.Output[object]]:
+        # Not dataclasses.asdict: it deep-copies values, and an Output cannot be copied.
+        return {field.name: getattr(self, field.name) for field in fields(self)}
 
-class MySQLReplication(pulumi.ComponentResource):
+
+class Database(pulumi.ComponentResource):
     """`connection` is None in builtin mode, where Rainbond runs its own rbd-db."""
 
     connection: DatabaseConnection | None
@@ -51,37 +58,47 @@ class MySQLReplication(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
-        steps: Remote,
+        database: DatabaseSpec,
+        *,
+        nodes: Sequence[Node],
+        pod_network: IPv4Network | None,
+        steps: Steps,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`nodes`: the cluster's nodes, source and replica among them, all allowed to log in,
+        as is `pod_network` when pods reach the server from their own addresses."""
         super().__init__("rainbond-ha:database:MySQLReplication", name, None, opts)
         self.connection = None
-        match spec.database:
-            case ExternalDatabase() as external:
-                self.connection = _external(name, spec, external, steps, self)
-            case ManagedDatabase() as managed:
-                self.connection = _managed(name, spec, managed, steps, self)
-        outputs = {} if self.connection is None else vars(self.connection)
-        self.register_outputs(dict(outputs))
+        match database:
+            case ExternalDatabase():
+                first = next(node for node in nodes if node.is_kubernetes_node)
+                self.connection = _external(name, database, first, steps, self)
+            case ManagedDatabase():
+                clients = client_hosts(database, nodes, pod_network)
+                self.connection = _managed(name, database, nodes, clients, steps, self)
+        self.register_outputs({} if self.connection is None else self.connection.outputs())
 
 
-def client_hosts(spec: ClusterSpec, database: ManagedDatabase) -> list[str]:
+def client_hosts(
+    database: ManagedDatabase, nodes: Sequence[Node], pod_network: IPv4Network | None
+) -> list[str]:
     """Where the Rainbond user may log in from: the cluster's nodes and its pod network."""
     networks = list(database.client_networks)
-    if spec.kubernetes.mode == "rke2":
-        networks.append(RKE2_POD_NETWORK)
-    return files.host_patterns([node.internal_address for node in spec.nodes], networks)
+    if pod_network is not None:
+        networks.append(pod_network)
+    return files.host_patterns([node.internal_address for node in nodes], networks)
 
 
 def _managed(
     name: str,
-    spec: ClusterSpec,
     database: ManagedDatabase,
-    steps: Remote,
+    nodes: Sequence[Node],
+    clients: list[str],
+    steps: Steps,
     parent: pulumi.Resource,
 ) -> DatabaseConnection:
-    source, replica = spec.node(database.source), spec.node(database.replica)
+    by_name = {node.name: node for node in nodes}
+    source, replica = by_name[database.source], by_name[database.replica]
     dialect = files.DIALECTS[database.engine]
     user_password = generated_password(f"{name}-password", parent)
     replication_password = generated_password(f"{name}-replication-password", parent)
@@ -91,10 +108,13 @@ def _managed(
         "SOURCE_CONFIG_FILE": files.SOURCE_CONFIG_FILE,
         "WAIT_SECONDS": str(WAIT_SECONDS),
     }
+    # The replica's server changes first, the source's after it: while the source restarts for
+    # a new setting, the replica is up to date and serving reads.
+    servers: list[pulumi.Resource] = []
+    for node in (replica, source):
+        servers.append(_server(name, node, database, common, steps, parent, after=servers[-1:]))
     pair = sorted((source, replica), key=lambda node: node.name)
-    servers = [_server(name, node, database, common, steps, parent) for node in pair]
 
-    clients = client_hosts(spec, database)
     # Both nodes: after a switchover the other one replicates.
     replicas = [str(node.internal_address) for node in pair]
     setup = pulumi.Output.all(user_password, replication_password).apply(
@@ -111,13 +131,11 @@ def _managed(
     primary = steps.step(
         f"{name}-source",
         source,
-        "database",
-        "source",
+        SOURCE,
         parent=parent,
+        follows_role=True,
         params={
             **common,
-            # Only the connection would differ otherwise: naming the node makes a switchover
-            # replace the step (the old node's delete first) instead of updating it in place.
             "NODE_ADDRESS": str(source.internal_address),
             "SOURCE_CONFIG": files.source_config(database.engine),
             "DATABASES": " ".join(DATABASES),
@@ -136,9 +154,9 @@ def _managed(
     steps.step(
         f"{name}-replica",
         replica,
-        "database",
-        "replica",
+        REPLICA,
         parent=parent,
+        follows_role=True,
         params={
             **common,
             "NODE_ADDRESS": str(replica.internal_address),
@@ -165,33 +183,24 @@ def _server(
     node: Node,
     database: ManagedDatabase,
     common: dict[str, str],
-    steps: Remote,
+    steps: Steps,
     parent: pulumi.Resource,
+    after: list[pulumi.Resource],
 ) -> pulumi.Resource:
     params = {**common, "DATA_DIR": files.DATA_DIR}
     dialect = files.DIALECTS[database.engine]
-    after: list[pulumi.Resource] = []
     if database.delete_data_on_destroy:
         # The server depends on it, so destroy removes the server first and the data after.
-        # Only the data directory replaces it: a new release's scripts, another port or engine
-        # update it in place, so its delete (which wipes the data whenever the server package
-        # is missing, as after a server step that failed halfway) runs only when it goes away.
-        after.append(
-            steps.step(
-                f"{name}-data-{node.name}",
-                node,
-                "database",
-                "data",
-                parent=parent,
-                params=params,
-                replace_on=[files.DATA_DIR],
-            )
-        )
+        # Its delete wipes the data whenever the server package is missing (as after a server
+        # step that failed halfway), so it runs only when the node leaves or on destroy.
+        after = [
+            *after,
+            steps.step(f"{name}-data-{node.name}", node, DATA, parent=parent, params=params),
+        ]
     return steps.step(
         f"{name}-server-{node.name}",
         node,
-        "database",
-        "server",
+        SERVER,
         parent=parent,
         params={
             **params,
@@ -209,21 +218,15 @@ def _server(
 
 
 def _external(
-    name: str,
-    spec: ClusterSpec,
-    database: ExternalDatabase,
-    steps: Remote,
-    parent: pulumi.Resource,
+    name: str, database: ExternalDatabase, node: Node, steps: Steps, parent: pulumi.Resource
 ) -> DatabaseConnection:
     """Checks from a cluster node that the server answers and holds both databases in utf8mb4."""
     password = database.password.get_secret_value()
     admin = database.admin_password.get_secret_value() if database.admin_password else ""
-    node = next(node for node in spec.nodes if node.is_kubernetes_node)
     steps.step(
         f"{name}-external",
         node,
-        "database",
-        "external",
+        EXTERNAL,
         parent=parent,
         params={
             "PACKAGE": EXTERNAL_CLIENT_PACKAGE,

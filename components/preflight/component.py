@@ -2,10 +2,10 @@
 
 Each node reports its facts in parallel (read-only); the local clock is read right after each
 node's facts for the clock check; then the program compares the facts with the configuration and
-across nodes (`preflight_checks`). The verdict prints a table in the log and becomes the stack
+across nodes (`checks.py`). The verdict prints a table in the log and becomes the stack
 output `preflight`. Every error stops the deploy: the `<name>-passed` resource takes the verdict
 as input, so it is never created when a check fails, and every step that changes a node waits for
-this component, that resource included.
+that resource. Preflight alone takes the whole configuration: it checks the nodes against all of it.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from pulumi_command import local
 
 from config import ClusterSpec
 
-from . import preflight_checks as checks
-from .remote import Remote
+from ..shared.remote import Scripts, Steps
+from . import checks
+from .host_keys import HostKeyCheck
+
+CHECK = Scripts(__file__)("check")
 
 
 def _digest(text: str) -> str:
@@ -28,7 +31,7 @@ def _digest(text: str) -> str:
 
 
 class Preflight(pulumi.ComponentResource):
-    """Every step that changes a node depends on this component (see `Remote.after`)."""
+    """Every step that changes a node waits for `passed` (see `Steps.after`)."""
 
     results: pulumi.Output[dict[str, Any]]
 
@@ -36,19 +39,25 @@ class Preflight(pulumi.ComponentResource):
         self,
         name: str,
         spec: ClusterSpec,
-        remote: Remote,
+        steps: Steps,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("rainbond-ha:preflight:Preflight", name, None, opts)
+        pins = HostKeyCheck(
+            f"{name}-host-keys",
+            {node.name: (node.address, spec.logins[node.name]) for node in spec.nodes},
+            pulumi.ResourceOptions(parent=self),
+        )
+        # Every step waits for these facts, and they wait for the host keys.
+        steps = steps.after(pins)
         facts: dict[str, pulumi.Output[str]] = {}
         local_epochs: dict[str, pulumi.Output[str]] = {}
         urns: dict[str, pulumi.Output[str]] = {}
         for node_name, node_plan in checks.plan(spec).items():
-            step = remote.step(
+            step = steps.step(
                 f"{name}-{node_name}",
                 node_plan.node,
-                "preflight",
-                "check",
+                CHECK,
                 parent=self,
                 changes_node=False,
                 params={

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from config import ClusterSpec, Role
 from config.model import RainbondSpec
 
-from .build import BuildNodes
-from .database import MySQLReplication
-from .gateway import GatewayVip
-from .kubernetes import KubernetesCluster
-from .registry import ImageRegistry
+from ..build import BuildNodes
+from ..database import Database
+from ..gateway import Gateway
+from ..kubernetes import KubernetesCluster
+from ..registry import ImageRegistry
 from .values import DatabaseValues, RegistryValues, rainbond_values
 
 RELEASE_NAME = "rainbond"
@@ -27,12 +25,12 @@ GATEWAY_ANNOTATION = "rainbond.io/gateway-node"
 CHAOS_ANNOTATION = "rainbond.io/chaos-node"
 
 
-def node_annotations(spec: ClusterSpec) -> dict[str, dict[str, str]]:
+def node_annotations(gateway: Gateway, build: BuildNodes) -> dict[str, dict[str, str]]:
     """Node name -> the annotations Rainbond reads: gateway nodes and build (chaos) nodes."""
     annotations: dict[str, dict[str, str]] = {}
-    for role, key in ((Role.GATEWAY, GATEWAY_ANNOTATION), (Role.BUILD, CHAOS_ANNOTATION)):
-        for node in spec.with_role(role):
-            annotations.setdefault(node.name, {})[key] = "true"
+    for members, key in ((gateway.members, GATEWAY_ANNOTATION), (build.members, CHAOS_ANNOTATION)):
+        for node in members:
+            annotations.setdefault(node, {})[key] = "true"
     return annotations
 
 
@@ -46,14 +44,12 @@ class RainbondRelease(pulumi.ComponentResource):
         spec: RainbondSpec,
         *,
         kubernetes: KubernetesCluster,
-        gateway: GatewayVip,
+        gateway: Gateway,
         build: BuildNodes,
         registry: ImageRegistry,
-        database: MySQLReplication,
-        annotations: Mapping[str, Mapping[str, str]],
+        database: Database,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`annotations`: node name -> annotations to set (see node_annotations)."""
         super().__init__("rainbond-ha:rainbond:RainbondRelease", name, None, opts)
         # Server-side apply patches: each owns only its annotations, and deleting it removes them.
         patches = [
@@ -62,7 +58,7 @@ class RainbondRelease(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaPatchArgs(name=node, annotations=dict(values)),
                 opts=pulumi.ResourceOptions(parent=self, provider=kubernetes.provider),
             )
-            for node, values in annotations.items()
+            for node, values in node_annotations(gateway, build).items()
         ]
         connection = database.connection
         inputs: dict[str, Any] = {

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 
-from config import ClusterSpec, Role
-from config.model import BuiltinRegistry, ExternalRegistry, ManagedRegistry
+from config import Node
+from config.model import BuiltinRegistry, ExternalRegistry, ManagedRegistry, RegistrySpec
 
-from . import registry_config as files
-from .drift import Owned
-from .passwords import generated_login, generated_password
-from .remote import Remote
+from ..shared.drift import Owned
+from ..shared.passwords import generated_login, generated_password
+from ..shared.remote import Scripts, Steps
+from . import files
 
 BUILTIN_USER = "admin"
 MANAGED_USER = "rainbond"
 STATE_DIR = "/var/lib/rainbond-ha/registry"
+_SCRIPTS = Scripts(__file__)
+TLS, CHECK, TRUST = (_SCRIPTS(name) for name in ("tls", "check", "trust"))
+SERVER = _SCRIPTS("server", packages=True)
 
 
 @dataclass(frozen=True)
@@ -46,18 +50,24 @@ class ImageRegistry(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
+        registry: RegistrySpec,
+        *,
+        nodes: Sequence[Node],
+        server: Node | None,
+        rke2: bool,
         vip: pulumi.Output[str],
-        steps: Remote,
+        steps: Steps,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`nodes` all trust the registry; `server` runs the managed one; with `rke2` the trust
+        includes RKE2's registries.yaml."""
         super().__init__("rainbond-ha:registry:ImageRegistry", name, None, opts)
-        registry = spec.registry
         self.builtin = registry.mode == "builtin"
         if isinstance(registry, ManagedRegistry):
-            served = _managed(name, spec, registry, steps, self)
+            assert server is not None  # validated: a node has the registry role
+            served = _managed(name, registry, server, steps, self)
         elif isinstance(registry, ExternalRegistry):
-            served = _external(name, spec, registry, steps, self)
+            served = _external(name, registry, nodes[0], steps, self)
         else:
             # rbd-hub answers as goodrain.me behind the gateway, over http or unverified https.
             served = Served(
@@ -68,7 +78,7 @@ class ImageRegistry(pulumi.ComponentResource):
                 names={},
                 ready=[],
             )
-        self.trust = _trust_everywhere(name, spec, served, vip, steps, self)
+        self.trust = _trust_everywhere(name, nodes, served, vip, rke2, steps, self)
         self.domain = pulumi.Output.from_input(served.endpoint.domain)
         namespace = "" if isinstance(registry, BuiltinRegistry) else registry.namespace
         self.namespace = pulumi.Output.from_input(namespace)
@@ -85,17 +95,15 @@ class ImageRegistry(pulumi.ComponentResource):
 
 
 def _managed(
-    name: str, spec: ClusterSpec, registry: ManagedRegistry, steps: Remote, parent: pulumi.Resource
+    name: str, registry: ManagedRegistry, node: Node, steps: Steps, parent: pulumi.Resource
 ) -> Served:
     """A CA and a certificate made on the registry node, then the registry serving with them."""
-    node = spec.with_role(Role.REGISTRY)[0]
     domain = registry.domain or f"{node.internal_address}:{registry.port}"
     username = registry.username or MANAGED_USER
     tls = steps.step(
         f"{name}-tls",
         node,
-        "registry",
-        "tls",
+        TLS,
         parent=parent,
         params={
             "TLS_DIR": files.TLS_DIR,
@@ -116,8 +124,7 @@ def _managed(
     server = steps.step(
         f"{name}-server",
         node,
-        "registry",
-        "server",
+        SERVER,
         parent=parent,
         params={
             "PORT": str(registry.port),
@@ -164,15 +171,14 @@ def _storage(registry: ManagedRegistry) -> files.Filesystem | files.S3:
 
 
 def _external(
-    name: str, spec: ClusterSpec, registry: ExternalRegistry, steps: Remote, parent: pulumi.Resource
+    name: str, registry: ExternalRegistry, node: Node, steps: Steps, parent: pulumi.Resource
 ) -> Served:
     """A registry someone else runs: checked from the first node before anything trusts it."""
     password = pulumi.Output.secret(registry.password.get_secret_value())
     check = steps.step(
         f"{name}-check",
-        spec.nodes[0],
-        "registry",
-        "check",
+        node,
+        CHECK,
         parent=parent,
         params={
             "DOMAIN": registry.domain,
@@ -194,13 +200,13 @@ def _external(
 
 def _trust_everywhere(
     name: str,
-    spec: ClusterSpec,
+    nodes: Sequence[Node],
     served: Served,
     vip: pulumi.Output[str],
-    steps: Remote,
+    rke2: bool,
+    steps: Steps,
     parent: pulumi.Resource,
 ) -> dict[str, pulumi.Resource]:
-    rke2 = spec.kubernetes.mode == "rke2"
     # RKE2's registries.yaml carries the password, so it travels on stdin.
     registries = (
         served.password.apply(
@@ -217,8 +223,7 @@ def _trust_everywhere(
         node.name: steps.step(
             f"{name}-trust-{node.name}",
             node,
-            "registry",
-            "trust",
+            TRUST,
             parent=parent,
             params={
                 "DOMAIN": served.endpoint.domain,
@@ -232,5 +237,5 @@ def _trust_everywhere(
             stdin=registries,
             depends_on=served.ready,
         )
-        for node in spec.nodes
+        for node in nodes
     }

@@ -1,23 +1,25 @@
 """The nodes rbd-chaos builds on, with their cache and data directories prepared.
 
 rbd-chaos runs on the nodes named in the release's `nodesForChaos` (`names`); the release also
-annotates them `rainbond.io/chaos-node: "true"` once the cluster exists (see `release.py`).
+annotates them `rainbond.io/chaos-node: "true"` once the cluster exists (see `rainbond/`).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import pulumi
 
-from config import ClusterSpec, Role
+from config import Node
 
-from .nodes import K8sNode, k8s_node
-from .remote import Remote
+from ..shared.k8s_nodes import K8sNode, k8s_node
+from ..shared.remote import Scripts, Steps
 
 # rbd-chaos mounts these host paths (operator controllers/handler/chaos.go).
 CACHE_DIR = "/opt/rainbond/cache"
 DATA_DIR = "/opt/rainbond/grdata"
+PREPARE = Scripts(__file__)("prepare")
 
 
 def spinning_dirs(stdout: str) -> list[str]:
@@ -29,28 +31,30 @@ def spinning_dirs(stdout: str) -> list[str]:
 class BuildNodes(pulumi.ComponentResource):
     nodes: pulumi.Output[list[K8sNode]]
     names: pulumi.Output[list[str]]
+    # Known while the program runs, for resources made per build node.
+    members: list[str]
 
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
-        steps: Remote,
+        *,
+        members: Sequence[Node],
+        steps: Steps,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("rainbond-ha:build:BuildNodes", name, None, opts)
-        members = spec.with_role(Role.BUILD)
         for node in members:
             step = steps.step(
                 f"{name}-{node.name}",
                 node,
-                "build",
-                "prepare",
+                PREPARE,
                 parent=self,
                 params={"CACHE_DIR": CACHE_DIR, "DATA_DIR": DATA_DIR},
             )
             step.stdout.apply(functools.partial(self._warn, node.name))
+        self.members = [node.name for node in members]
         self.nodes = pulumi.Output.from_input([k8s_node(node) for node in members])
-        self.names = pulumi.Output.from_input([node.name for node in members])
+        self.names = pulumi.Output.from_input(self.members)
         self.register_outputs({"nodes": self.nodes, "names": self.names})
 
     def _warn(self, node_name: str, stdout: str) -> None:

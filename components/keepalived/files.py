@@ -1,6 +1,6 @@
 """keepalived's files on a node, as text: the main config, one file per VRRP instance, its check.
 
-Pure functions: `components/keepalived.py` passes their text to the node step, which validates it
+Pure functions: `vip.py` passes their text to the node step, which validates it
 with `keepalived -t` before swapping it in. The VRRP password never appears here: the instance
 file carries `AUTH_PLACEHOLDER`, which the node step replaces with the password it reads on stdin.
 """

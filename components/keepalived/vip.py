@@ -10,10 +10,10 @@ from pulumi_command import remote
 
 from config import Node
 
-from . import keepalived_config as files
-from .drift import Owned
-from .passwords import generated_password
-from .remote import Remote
+from ..shared.drift import Owned
+from ..shared.passwords import generated_password
+from ..shared.remote import Scripts, Steps
+from . import files
 
 # Rainbond's documented pair: every node BACKUP with nopreempt, the first preferred.
 _FIRST_PRIORITY = 100
@@ -24,6 +24,7 @@ _AUTH_LENGTH = 8
 _PACKAGES = "keepalived iputils-arping"
 # A fresh pair elects a holder within about 4 s (3 missed adverts plus skew).
 _HOLDER_WAIT_SECONDS = 60
+SCRIPT = Scripts(__file__)("vip", packages=True)
 
 
 def keepalived_vip(
@@ -34,18 +35,19 @@ def keepalived_vip(
     vip: IPv4Interface,
     interface: str,
     router_id: int,
-    steps: Remote,
+    steps: Steps,
     parent: pulumi.Resource,
     check_ports: Sequence[int] = (),
 ) -> list[remote.Command]:
-    """One step per node; each is done when exactly one node of the group holds the VIP.
+    """One step per node, one node after the other; each is done when exactly one node of the
+    group holds the VIP.
 
     `instance` names the instance's files, so instances can share a node. With `check_ports`
     the VIP leaves a node whose local service stops accepting them, once it has accepted them
-    (keepalived_config.check_script).
+    (files.check_script).
     """
     auth = generated_password(f"{name}-auth", parent, _AUTH_LENGTH)
-    commands = []
+    commands: list[remote.Command] = []
     for index, node in enumerate(nodes):
         spec = files.Instance(
             name=instance,
@@ -61,12 +63,14 @@ def keepalived_vip(
             steps.step(
                 f"{name}-{node.name}",
                 node,
-                "keepalived",
-                "vip",
+                SCRIPT,
                 parent=parent,
                 params=node_params(spec),
                 stdin=auth,
                 owns=Owned(files=owned_files(spec), services=("keepalived",)),
+                # One node at a time: the pair keeps a node with a running keepalived while
+                # the other one changes.
+                depends_on=commands[-1:],
             )
         )
     return commands

@@ -1,0 +1,5 @@
+"""The nodes rbd-chaos builds on."""
+
+from .component import BuildNodes
+
+__all__ = ["BuildNodes"]

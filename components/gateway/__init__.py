@@ -1,0 +1,5 @@
+"""The address users reach Rainbond on."""
+
+from .component import Gateway
+
+__all__ = ["Gateway"]
