@@ -159,30 +159,26 @@ def api_address(nodes: list[Node], kubernetes: KubernetesSpec) -> Iterator[Findi
 
 
 @rule
-def router_ids(kubernetes: KubernetesSpec, gateway: GatewaySpec) -> Iterator[Finding]:
+def api_beside_gateway(kubernetes: KubernetesSpec, gateway: GatewaySpec) -> Iterator[Finding]:
+    """The API's VRRP instance and address must not collide with the gateway's."""
+    if not isinstance(kubernetes, Rke2Kubernetes):
+        return
+    api = kubernetes.api_keepalived
     if (
-        isinstance(kubernetes, Rke2Kubernetes)
-        and kubernetes.api_keepalived is not None
+        api is not None
         and isinstance(gateway, KeepalivedGateway)
-        and kubernetes.api_keepalived.virtual_router_id == gateway.virtual_router_id
+        and api.virtual_router_id == gateway.virtual_router_id
     ):
         yield Finding(
             "kubernetes.apiKeepalived.virtualRouterId",
             f"{gateway.virtual_router_id} is also gateway.virtualRouterId",
             "use a virtual router id that no other VRRP instance on the network uses",
         )
-
-
-@rule
-def distinct_vips(kubernetes: KubernetesSpec, gateway: GatewaySpec) -> Iterator[Finding]:
     # Two keepalived instances (or one and a load balancer) cannot hold one address.
-    if not isinstance(kubernetes, Rke2Kubernetes):
-        return
-    keepalived = kubernetes.api_keepalived is not None or isinstance(gateway, KeepalivedGateway)
-    if keepalived and kubernetes.api_host == gateway.ingress_address:
-        which = "gateway.vip" if isinstance(gateway, KeepalivedGateway) else "gateway.address"
+    keepalived_gateway = isinstance(gateway, KeepalivedGateway)
+    if (api is not None or keepalived_gateway) and kubernetes.api_host == gateway.ingress_address:
         yield Finding(
             "kubernetes.apiAddress",
-            f"{kubernetes.api_host} is also {which}",
+            f"{kubernetes.api_host} is also gateway.{'vip' if keepalived_gateway else 'address'}",
             "give the Kubernetes API and the gateway an address each",
         )
