@@ -18,7 +18,7 @@ from ipaddress import IPv4Network
 import pulumi
 
 from config import Node
-from config.model import DatabaseSpec
+from config.model import DatabaseSpec, ExternalDatabase, ManagedDatabase
 
 from ..shared.drift import Owned
 from ..shared.passwords import generated_password
@@ -69,17 +69,18 @@ class Database(pulumi.ComponentResource):
         as is `pod_network` when pods reach the server from their own addresses."""
         super().__init__("rainbond-ha:database:MySQLReplication", name, None, opts)
         self.connection = None
-        if database.mode == "external":
-            first = next(node for node in nodes if node.is_kubernetes_node)
-            self.connection = _external(name, database, first, steps, self)
-        elif database.mode == "managed":
-            clients = client_hosts(database, nodes, pod_network)
-            self.connection = _managed(name, database, nodes, clients, steps, self)
+        match database:
+            case ExternalDatabase():
+                first = next(node for node in nodes if node.is_kubernetes_node)
+                self.connection = _external(name, database, first, steps, self)
+            case ManagedDatabase():
+                clients = client_hosts(database, nodes, pod_network)
+                self.connection = _managed(name, database, nodes, clients, steps, self)
         self.register_outputs({} if self.connection is None else self.connection.outputs())
 
 
 def client_hosts(
-    database: DatabaseSpec, nodes: Sequence[Node], pod_network: IPv4Network | None
+    database: ManagedDatabase, nodes: Sequence[Node], pod_network: IPv4Network | None
 ) -> list[str]:
     """Where the Rainbond user may log in from: the cluster's nodes and its pod network."""
     networks = list(database.client_networks)
@@ -90,13 +91,12 @@ def client_hosts(
 
 def _managed(
     name: str,
-    database: DatabaseSpec,
+    database: ManagedDatabase,
     nodes: Sequence[Node],
     clients: list[str],
     steps: Steps,
     parent: pulumi.Resource,
 ) -> DatabaseConnection:
-    assert database.source and database.replica  # validated
     by_name = {node.name: node for node in nodes}
     source, replica = by_name[database.source], by_name[database.replica]
     dialect = files.DIALECTS[database.engine]
@@ -193,7 +193,7 @@ def _managed(
 def _server(
     name: str,
     node: Node,
-    database: DatabaseSpec,
+    database: ManagedDatabase,
     common: dict[str, str],
     steps: Steps,
     parent: pulumi.Resource,
@@ -238,10 +238,9 @@ def _server(
 
 
 def _external(
-    name: str, database: DatabaseSpec, node: Node, steps: Steps, parent: pulumi.Resource
+    name: str, database: ExternalDatabase, node: Node, steps: Steps, parent: pulumi.Resource
 ) -> DatabaseConnection:
     """Checks from a cluster node that the server answers and holds both databases in utf8mb4."""
-    assert database.host and database.password  # validated
     password = database.password.get_secret_value()
     admin = database.admin_password.get_secret_value() if database.admin_password else ""
     steps.step(
@@ -265,7 +264,7 @@ def _external(
 
 
 def _connection(
-    database: DatabaseSpec, host: str, password: pulumi.Input[str]
+    database: ExternalDatabase | ManagedDatabase, host: str, password: pulumi.Input[str]
 ) -> DatabaseConnection:
     return DatabaseConnection(
         host=pulumi.Output.from_input(host),
