@@ -21,8 +21,8 @@ from tests.unit.conftest import (
     is_secret,
     unwrap,
 )
+from tests.unit.edits import put
 from tests.unit.plan import COMMAND, NEXT_RELEASE, change, next_release, plan
-from tests.unit.test_config_rules import put
 
 NODE1, NODE2 = IPv4Address("10.0.0.11"), IPv4Address("10.0.0.12")
 
