@@ -47,7 +47,9 @@ printf '%s\n' "${position}" >"${file}.position"
 sql -e "FLUSH BINARY LOGS"
 current="$(sql -e "SHOW MASTER STATUS" | cut -f1)"
 for log in "${DATA_DIR}"/mysql-bin.[0-9]*; do
-    [ "$(basename "${log}")" = "${current}" ] || cp -pn "${log}" "${DIRECTORY}/binlogs/"
+    # Root's own 0600 copies (the server's are the mysql group's); their times decide retention.
+    [ "$(basename "${log}")" = "${current}" ] ||
+        cp -n --preserve=timestamps "${log}" "${DIRECTORY}/binlogs/"
 done
 
 # Keep the newest KEEP dumps younger than MAX_AGE_DAYS; the newest always. Binary logs last
