@@ -17,7 +17,7 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, ScalarNode
 
-from .excerpt import excerpt
+from .excerpt import excerpt, found
 from .findings import Finding
 from .model import ClusterSpec
 
@@ -148,7 +148,7 @@ def stack_config(document: Any, name: str, project: str) -> StackFile:
     prefix = f"{project}:"
     right = f"put the {prefix} keys under a top-level `config:` key, as in Pulumi.dev.yaml"
     if not isinstance(document, dict):
-        what = "is empty" if document is None else f"holds {excerpt(document)}, not a mapping"
+        what = "is empty" if document is None else f"{found(document)}, not a mapping"
         return StackFile(findings=[Finding(name, what, right)])
     sections = tuple(ClusterSpec.model_fields)
     stray = [key for key in map(str, document) if key.startswith(prefix) or key in sections]
@@ -159,9 +159,7 @@ def stack_config(document: Any, name: str, project: str) -> StackFile:
     if config is None:
         return StackFile(findings=[Finding(f"{name}: config", "is missing", right)])
     if not isinstance(config, dict):
-        return StackFile(
-            findings=[Finding("config", f"holds {excerpt(config)}, not a mapping", right)]
-        )
+        return StackFile(findings=[Finding("config", f"{found(config)}, not a mapping", right)])
     raw = {
         str(key).removeprefix(prefix): value
         for key, value in config.items()

@@ -114,14 +114,24 @@ def test_unreadable_yaml_is_one_line_with_its_place(
     ("text", "says"),
     [
         ("", "is empty; put the rainbond-ha: keys under a top-level `config:` key"),
-        ("- a\n- b\n", "holds ['a', 'b'], not a mapping; put the rainbond-ha: keys under"),
+        ("- a\n- b\n", "is a list, not a mapping; put the rainbond-ha: keys under"),
+        ("just text\n", "'just text' is a string, not a mapping; put the rainbond-ha: keys"),
         ("rainbond-ha:nodes: []\nrainbond-ha:gateway: {}\n", "are not under `config:`"),
         ("nodes: []\n", "'nodes' is not under `config:`"),
         ("encryptionsalt: x\n", "config: is missing"),
-        ("config: [a]\n", "config: holds ['a'], not a mapping"),
+        ("config: [a]\n", "config: is a list, not a mapping"),
         ("config:\n  aws:region: x\n", "config: holds no rainbond-ha: keys"),
     ],
-    ids=["empty", "list", "top-level-keys", "bare-section", "no-config", "config-list", "none"],
+    ids=[
+        "empty",
+        "list",
+        "text",
+        "top-level-keys",
+        "bare-section",
+        "no-config",
+        "config-list",
+        "none",
+    ],
 )
 def test_keys_in_the_wrong_place_get_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, says: str
