@@ -14,14 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from .excerpt import excerpt, found
 from .findings import Finding
 from .model import ClusterSpec
+from .validate import MAX_DEPTH
 
 MAX_BYTES = 10 * 1024 * 1024
+# Deeper than validation accepts (so a section too deep is named), shallow enough to stop at once.
+_MAX_YAML_DEPTH = 4 * MAX_DEPTH
 SIZE_LIMIT = "10 MiB"
 
 
@@ -64,6 +68,26 @@ def _position(text: str, index: int) -> str:
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys and keeps every key as the text the file holds."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        # Stop early: PyYAML scans deep flow nesting in quadratic time, then fails on recursion.
+        self._depth += 1
+        try:
+            if self._depth > _MAX_YAML_DEPTH:
+                raise ComposerError(
+                    None,
+                    None,
+                    f"nests more than {_MAX_YAML_DEPTH} levels deep; check the brackets and"
+                    " indentation there",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def flatten_mapping(self, node: MappingNode) -> None:
         seen: dict[Any, Any] = {}
