@@ -194,6 +194,10 @@ def stack_config(document: Any, name: str, project: str) -> StackFile:
         Finding(f"config.{key}", "has no project prefix", f"write it as {prefix}{key}")
         for key in bare
     ]
+    # Checked as if prefixed, so the section is not also reported missing and its own
+    # problems show now rather than after the prefix is added.
+    for key in bare:
+        raw.setdefault(key, config[key])
     if not raw and not findings:
         findings.append(
             Finding(

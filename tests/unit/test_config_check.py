@@ -145,10 +145,14 @@ def test_a_section_name_without_the_prefix_says_how_to_write_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], home: Path
 ) -> None:
     document = dev_document()
-    document["config"]["preflight"] = document["config"].pop("rainbond-ha:preflight")
+    document["config"]["nodes"] = document["config"].pop("rainbond-ha:nodes")
+    document["config"]["nodes"][0]["name"] = "RBD-1"
     code, out, _ = check(stack_text(tmp_path, yaml.safe_dump(document)), capsys)
     assert code == 1
-    assert out == ["config.preflight: has no project prefix; write it as rainbond-ha:preflight"]
+    assert [line.split(";")[0] for line in out] == [
+        "config.nodes: has no project prefix",
+        "nodes[0].name: 'RBD-1' is not a DNS-1123 name of at most 63 characters",
+    ]
 
 
 def test_keys_yaml_reads_as_numbers_or_booleans_are_keys(
