@@ -159,6 +159,15 @@ CASES: list[tuple[str, list[Any], str]] = [
         " optional :port, without scheme or path",
     ),
     (
+        "registry-domain-http",
+        [
+            put("registry", {**EXTERNAL_REGISTRY, "domain": "http://harbor.example"}),
+            NO_REGISTRY_ROLE,
+        ],
+        "registry.domain: 'http://harbor.example' is a URL, not a host (plain HTTP is"
+        " registry.insecure: true); use a host with an optional :port, without scheme or path",
+    ),
+    (
         "registry-domain-path",
         [
             put("registry", {**EXTERNAL_REGISTRY, "domain": "harbor.example/rainbond"}),
