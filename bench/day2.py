@@ -1,6 +1,6 @@
 """Day-2 figures: what the probes saw while a change rolled through a serving platform.
 
-One whole-platform stack (tests/e2e/lab/rolling.py): a keepalived setting that reloads both
+One whole-platform stack (tests/lab_stacks/rolling.py): a keepalived setting that reloads both
 gateway nodes, one after the other; a database setting that restarts both servers (replica
 first); node4 joining as a build node and worker (the lab grows to four nodes for it).
 """
@@ -15,9 +15,9 @@ from typing import Any
 
 from lab.labctl import node_address
 from tests.e2e.engine import PROJECT_ROOT
-from tests.e2e.lab.harness import lab_config, set_section
-from tests.e2e.lab.release import copy_release, edit
-from tests.e2e.lab.rolling import Rolled, rolled, serving_platform
+from tests.lab_stacks.harness import lab_config, set_section
+from tests.lab_stacks.release import copy_release, edit
+from tests.lab_stacks.rolling import Rolled, rolled, serving_platform
 
 LAB = str(PROJECT_ROOT / "lab" / "lab")
 
@@ -83,7 +83,7 @@ def section(figures: dict[str, Any]) -> str:
             "",
             "Probes from the host during each `pulumi up`: an HTTP request to the VIP and an"
             " INSERT on the database source every 100 ms, a registry manifest fetch every 500 ms"
-            " (tests/e2e/lab/rolling.py). Reference: one keepalived failover (see above).",
+            " (tests/lab_stacks/rolling.py). Reference: one keepalived failover (see above).",
             "",
             "| change | up | gateway VIP | database inserts | registry |",
             "|---|---|---|---|---|",

@@ -14,8 +14,8 @@ from typing import Any
 
 from bench import day2, deploy, failover, replica_lag
 from lab.labctl import require_lab_up
-from tests.e2e.lab.harness import component_stack, lab_config
-from tests.e2e.lab.test_gateway import GATEWAY_PORT
+from tests.lab_stacks.gateway import GATEWAY_PORT
+from tests.lab_stacks.harness import component_stack, lab_config
 
 STACK = "bench-platform"
 

@@ -111,8 +111,20 @@ def _managed(
     # The replica's server changes first, the source's after it: while the source restarts for
     # a new setting, the replica is up to date and serving reads.
     servers: list[pulumi.Resource] = []
-    for node in (replica, source):
-        servers.append(_server(name, node, database, common, steps, parent, after=servers[-1:]))
+    for node, peer in ((replica, source), (source, replica)):
+        servers.append(
+            _server(
+                name,
+                node,
+                database,
+                common,
+                steps,
+                parent,
+                peer=peer,
+                replication_password=replication_password,
+                after=servers[-1:],
+            )
+        )
     pair = sorted((source, replica), key=lambda node: node.name)
 
     # Both nodes: after a switchover the other one replicates.
@@ -185,8 +197,14 @@ def _server(
     common: dict[str, str],
     steps: Steps,
     parent: pulumi.Resource,
+    *,
+    peer: Node,
+    replication_password: pulumi.Output[str],
     after: list[pulumi.Resource],
 ) -> pulumi.Resource:
+    """A node's server step. A writable server (the source) restarts for new options only once
+    `peer`, its replica, has applied everything it wrote, which it asks with the replication
+    login."""
     params = {**common, "DATA_DIR": files.DATA_DIR}
     dialect = files.DIALECTS[database.engine]
     if database.delete_data_on_destroy:
@@ -208,7 +226,9 @@ def _server(
             "CONFIG": files.server_config(
                 database.engine, address=node.internal_address, port=database.port
             ),
+            "PEER_ADDRESS": str(peer.internal_address),
         },
+        stdin=replication_password,
         depends_on=after,
         owns=Owned(
             files=(f"{dialect.config_dir}/{files.SERVER_CONFIG_FILE}",),

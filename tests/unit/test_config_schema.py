@@ -14,7 +14,7 @@ from config.__main__ import schema
 from config.rules import Files
 from config.validate import PROJECT, validate
 from tests.unit.conftest import ROOT, edited
-from tests.unit.test_config_rules import CASES
+from tests.unit.rule_cases import CASES
 
 SHIPPED = [
     ROOT / "Pulumi.dev.yaml",

@@ -13,7 +13,7 @@ from config.findings import MAX_LINES
 from config.rules import Files
 from config.validate import validate
 from tests.unit.conftest import ROOT, edited
-from tests.unit.test_config_rules import drop, put
+from tests.unit.edits import drop, put
 
 
 def _deep(levels: int) -> dict[str, Any]:

@@ -21,39 +21,29 @@ import pytest
 from pulumi import automation as auto
 
 from lab.labctl import node_address, require_lab_up
-from tests.e2e.lab.harness import component_stack
-from tests.e2e.lab.test_database import (
+from tests.lab_stacks.database import (
     DATA_DIR,
     NODES,
+    WIPE,
     lab_database,
     on,
     root_sql,
+    start_clean,
     wait_replicated,
+    wipe,
 )
+from tests.lab_stacks.harness import component_stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 # Well under the replica step's 120 s wait: the refusal must not wait for it.
 FAST_SECONDS = 60
-WIPE = f"{{ rm -rf {DATA_DIR} /etc/mysql; userdel mysql; groupdel mysql; }} 2>/dev/null; true"
 # The runbook in docs/operations.md, "A replica with data from another deployment".
 RUNBOOK = (
     f"systemctl stop mariadb && mv {DATA_DIR} {DATA_DIR}.other-deployment"
     f" && mariadb-install-db --user=mysql --datadir={DATA_DIR} >/dev/null"
     " && systemctl start mariadb"
 )
-
-
-def wipe(node: str) -> None:
-    on(node, WIPE)
-
-
-def start_clean() -> None:
-    """Refuses nodes a stack is deployed on; wipes data an earlier stack left behind."""
-    for node in NODES:
-        held = on(node, "dpkg -s mariadb-server >/dev/null 2>&1 && echo installed", check=False)
-        assert "installed" not in held, f"{node} runs MariaDB: a stack is deployed there"
-        wipe(node)
 
 
 @pytest.fixture(scope="module")

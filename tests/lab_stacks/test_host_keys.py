@@ -26,8 +26,8 @@ from pulumi import automation as auto
 from components.keepalived import files
 from lab.labctl import KNOWN_HOSTS, node_root, require_lab_up, ssh_argv
 from tests.e2e.engine import exported_state
-from tests.e2e.lab.audit import differences, node_items, on
-from tests.e2e.lab.harness import component_stack, lab_config, set_section
+from tests.lab_stacks.audit import differences, node_items, on
+from tests.lab_stacks.harness import component_stack, lab_config, set_section
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

@@ -14,9 +14,8 @@ RELEASE = [
     "config",
     "components",
     "tests/__init__.py",
-    "tests/e2e/__init__.py",
-    "tests/e2e/lab/__init__.py",
-    "tests/e2e/lab/program.py",
+    "tests/lab_stacks/__init__.py",
+    "tests/lab_stacks/program.py",
 ]
 
 

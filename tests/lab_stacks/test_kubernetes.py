@@ -21,7 +21,7 @@ from pulumi import automation as auto
 from lab.kube import control_plane
 from lab.labctl import HOST_ADDR, VIP, WORK, node_address, require_lab_up
 from tests.e2e.engine import PROJECT_ROOT
-from tests.e2e.lab.harness import component_stack
+from tests.lab_stacks.harness import component_stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

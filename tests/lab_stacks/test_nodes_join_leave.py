@@ -1,7 +1,7 @@
 """Nodes join and leave a running platform; only that node's steps are made or removed.
 
 The lab grows a fourth node for this test (`lab/lab up --nodes 4`) and shrinks back after it. On
-a whole-platform stack that serves (probes of tests/e2e/lab/rolling.py around every `up`): node4
+a whole-platform stack that serves (probes of tests/lab_stacks/rolling.py around every `up`): node4
 joins as a build node and Kubernetes worker, then leaves; then it joins as a third gateway node,
 then leaves. Each join creates only node4's resources and updates others in place at most, each
 leave deletes only node4's, node4 is then as destroy would leave it, and a further `up` changes
@@ -19,9 +19,9 @@ import pytest
 
 from lab.labctl import node_address, require_lab_up
 from tests.e2e.engine import PROJECT_ROOT
-from tests.e2e.lab.audit import differences, node_items, undocumented
-from tests.e2e.lab.harness import lab_config, set_section
-from tests.e2e.lab.rolling import Platform, rolled, serving_platform
+from tests.lab_stacks.audit import differences, node_items, undocumented
+from tests.lab_stacks.harness import lab_config, set_section
+from tests.lab_stacks.rolling import Platform, rolled, serving_platform
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

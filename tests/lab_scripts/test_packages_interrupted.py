@@ -18,7 +18,7 @@ from components.keepalived import files
 from components.keepalived.vip import SCRIPT, node_params
 from components.shared.remote import render
 from lab.labctl import require_lab_up, ssh_argv
-from tests.lab.test_gateway import GATEWAY, LEDGER, NODE, PASSWORD, on, step, text
+from tests.lab_scripts.keepalived import GATEWAY, LEDGER, NODE, PASSWORD, on, step, text
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

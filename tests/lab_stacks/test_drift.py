@@ -21,9 +21,9 @@ from components.keepalived import files as keepalived
 from components.registry import files as registry
 from components.shared.drift import MANIFESTS
 from lab.labctl import require_lab_up
-from tests.e2e.lab.audit import on
-from tests.e2e.lab.harness import component_stack
-from tests.e2e.lab.test_gateway import holders, wait_for
+from tests.lab_stacks.audit import on
+from tests.lab_stacks.gateway import holders, wait_for
+from tests.lab_stacks.harness import component_stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

@@ -36,8 +36,8 @@ from pulumi import automation as auto
 from lab.kube import control_plane
 from lab.labctl import SSH_KEY, WORK, node_root, require_lab_up
 from tests.e2e.engine import PROJECT_ROOT, engine_tmp, exported_state
-from tests.e2e.lab.audit import ProcessSampler, host_temp_files, on
-from tests.e2e.lab.harness import component_stack
+from tests.lab_stacks.audit import ProcessSampler, host_temp_files, on
+from tests.lab_stacks.harness import component_stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

@@ -24,7 +24,7 @@ import pytest
 from pulumi import automation as auto
 
 from lab.labctl import VIP, node_address, require_lab_up, ssh_argv
-from tests.e2e.lab.harness import component_stack
+from tests.lab_stacks.harness import component_stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

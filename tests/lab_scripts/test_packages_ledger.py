@@ -15,7 +15,7 @@ import pytest
 
 from components.shared.remote import PACKAGE_HELPERS
 from lab.labctl import require_lab_up, ssh_argv
-from tests.lab.test_gateway import LEDGER
+from tests.lab_scripts.keepalived import LEDGER
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

@@ -19,18 +19,19 @@ import pytest
 from pulumi import automation as auto
 
 from lab.labctl import require_lab_up
-from tests.e2e.lab.harness import component_stack
-from tests.e2e.lab.release import copy_release, run_from
-from tests.e2e.lab.test_database import (
+from tests.lab_stacks.database import (
     DATA_DIR,
     NODES,
     lab_database,
     on,
     root_sql,
+    start_clean,
     wait_replicated,
+    wipe,
     write_config,
 )
-from tests.e2e.lab.test_database_redeploy import start_clean, wipe
+from tests.lab_stacks.harness import component_stack
+from tests.lab_stacks.release import copy_release, run_from
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

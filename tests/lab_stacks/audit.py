@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lab.labctl import netns_name, node_dir, node_root, ssh_argv
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The files that `lab up` gives each node (identity, name resolution, SSH); the image has none.
 LAB_IDENTITY = frozenset(
     {

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from lab.labctl import node_root, require_lab_up
-from tests.e2e.lab.audit import (
+from tests.lab_stacks.audit import (
     LAB_IDENTITY,
     differences,
     documented_leftovers,
@@ -26,7 +26,7 @@ from tests.e2e.lab.audit import (
     node_items,
     undocumented,
 )
-from tests.e2e.lab.harness import component_stack
+from tests.lab_stacks.harness import component_stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

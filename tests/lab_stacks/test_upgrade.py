@@ -2,7 +2,7 @@
 
 The whole platform is deployed on the lab by the program as it was at PREVIOUS (taken from git),
 then `pulumi up` runs this working tree's program on the same stack with the probes of
-tests/e2e/lab/rolling.py running: the engine creates, replaces and deletes nothing, no
+tests/lab_stacks/rolling.py running: the engine creates, replaces and deletes nothing, no
 acknowledged row is lost, the data and images stay, and a second `up` changes nothing.
 About 3 minutes.
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.engine import PROJECT_ROOT
-from tests.e2e.lab.release import RELEASE, run_from
-from tests.e2e.lab.rolling import ONE_FAILOVER_SECONDS, Platform, rolled, serving_platform
+from tests.lab_stacks.release import run_from
+from tests.lab_stacks.rolling import ONE_FAILOVER_SECONDS, Platform, rolled, serving_platform
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
@@ -28,15 +28,32 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 PREVIOUS = "3f3bb74"
 
 
+# Where PREVIOUS kept the program and the lab stacks' entry point (tests/e2e/lab then).
+PREVIOUS_FILES = [
+    "config",
+    "components",
+    "tests/__init__.py",
+    "tests/e2e/__init__.py",
+    "tests/e2e/lab/__init__.py",
+    "tests/e2e/lab/program.py",
+]
+
+
 def previous_release(target: Path) -> Path:
-    """The program's files as they were at PREVIOUS."""
+    """The program's files as they were at PREVIOUS, with the entry point where it is now."""
     archive = subprocess.run(
-        ["git", "-C", str(PROJECT_ROOT), "archive", "--format=tar", PREVIOUS, *RELEASE],
+        ["git", "-C", str(PROJECT_ROOT), "archive", "--format=tar", PREVIOUS, *PREVIOUS_FILES],
         capture_output=True,
         check=True,
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
+    entry = target / "tests" / "lab_stacks"
+    entry.mkdir()
+    (entry / "__init__.py").write_text("")
+    (entry / "program.py").write_text(
+        "from tests.e2e.lab.program import main\n\n__all__ = ['main']\n"
+    )
     return target
 
 

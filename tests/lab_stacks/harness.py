@@ -23,7 +23,7 @@ import sys
 
 sys.path.insert(0, {root!r})
 
-from tests.e2e.lab.program import main
+from tests.lab_stacks.program import main
 
 main()
 """

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from components.registry import files as registry_files
-from tests.e2e.lab.audit import on
-from tests.e2e.lab.harness import lab_config, set_section
-from tests.e2e.lab.release import copy_release, edit
-from tests.e2e.lab.rolling import (
+from tests.lab_stacks.audit import on
+from tests.lab_stacks.harness import lab_config, set_section
+from tests.lab_stacks.release import copy_release, edit
+from tests.lab_stacks.rolling import (
     ONE_FAILOVER_SECONDS,
     REGISTRY,
     REPLICA,

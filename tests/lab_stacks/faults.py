@@ -22,8 +22,8 @@ from pulumi import automation as auto
 
 from lab.labctl import boot_node, require_lab_up
 from tests.e2e.engine import exported_state
-from tests.e2e.lab.audit import on
-from tests.e2e.lab.harness import component_stack
+from tests.lab_stacks.audit import on
+from tests.lab_stacks.harness import component_stack
 
 REMOTE_COMMAND = "command:remote:Command"
 # A progress line of `pulumi up`: "+  command:remote:Command <name> creating (2s) <output>".

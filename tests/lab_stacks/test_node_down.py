@@ -18,7 +18,7 @@ import pytest
 from pulumi import automation as auto
 
 from lab.labctl import boot_node, halt_node
-from tests.e2e.lab.faults import UpProcess, on, platform_stack, pulumi
+from tests.lab_stacks.faults import UpProcess, on, platform_stack, pulumi
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

@@ -16,7 +16,7 @@ import pytest
 from pulumi import automation as auto
 
 from lab.labctl import boot_node, halt_node, node_address
-from tests.e2e.lab.faults import node_snapshot, node_steps, platform_stack
+from tests.lab_stacks.faults import node_snapshot, node_steps, platform_stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

@@ -20,7 +20,7 @@ import pytest
 from pulumi import automation as auto
 
 from lab.labctl import VIP, netns_name
-from tests.e2e.lab.faults import UpProcess, on, pending_operations, platform_stack, pulumi
+from tests.lab_stacks.faults import UpProcess, on, pending_operations, platform_stack, pulumi
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 

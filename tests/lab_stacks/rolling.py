@@ -14,10 +14,10 @@ from pulumi import automation as auto
 from components.database import files as database_files
 from components.registry import files as registry_files
 from lab.labctl import HOST_ADDR, VIP, require_lab_up
-from tests.e2e.lab.audit import on
-from tests.e2e.lab.harness import component_stack, lab_config
-from tests.e2e.lab.probes import Inserts, Manifest, Probes, Report
-from tests.e2e.lab.release import run_from
+from tests.lab_stacks.audit import on
+from tests.lab_stacks.harness import component_stack, lab_config
+from tests.lab_stacks.probes import Inserts, Manifest, Probes, Report
+from tests.lab_stacks.release import run_from
 
 GATEWAY_NODES = ("node1", "node2")
 SOURCE, REPLICA, REGISTRY = "node1", "node2", "node3"
