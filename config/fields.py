@@ -259,6 +259,8 @@ Host = Annotated[
 
 
 def _domain_problem(text: str) -> str | None:
+    if text.startswith("http://"):
+        return f"{excerpt(text)} is a URL, not a host (plain HTTP is registry.insecure: true)"
     host, colon, port = (
         text.rpartition(":") if ":" in text and "://" not in text else (text, "", "")
     )
