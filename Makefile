@@ -23,7 +23,7 @@ help:
 	@echo "make unit         the fast tier (Pulumi mocks, no network; about 2 min)"
 	@echo "make lint         ruff check, ruff format --check, mypy"
 	@echo "make e2e-offline  the engine offline, in a network namespace with only loopback"
-	@echo "make lab-test     the lab tiers (tests/lab, tests/e2e/lab; root, the lab)"
+	@echo "make lab-test     the lab tiers (tests/lab_scripts, tests/lab_stacks; root, the lab)"
 	@echo "make bench        benchmarks (root, the lab; about 9 min); rewrites bench/REPORT.md"
 	@echo "make toolchain    pulumi CLI and plugins (built from Go modules when missing)"
 	@echo "make venv         the Python virtualenv .venv"
@@ -94,8 +94,8 @@ lab: venv toolchain lab-up
 lab-test: venv toolchain lab-up
 	mkdir -p .state
 	$(TOOLCHAIN_ENV) && $(LAB_ENV) && lab/lab stack clear
-	$(TOOLCHAIN_ENV) && $(PRIVATE_TMP) && RBD_E2E_FULL=1 $(PY) -m pytest tests/lab tests/e2e/lab -q
-	$(PRIVATE_TMP) && LAB_TEST_LIFECYCLE=1 $(PY) -m pytest tests/lab/test_lab_nodes.py -q -k lifecycle
+	$(TOOLCHAIN_ENV) && $(PRIVATE_TMP) && RBD_E2E_FULL=1 $(PY) -m pytest tests/lab_scripts tests/lab_stacks -q
+	$(PRIVATE_TMP) && LAB_TEST_LIFECYCLE=1 $(PY) -m pytest tests/lab_scripts/test_lab_nodes.py -q -k lifecycle
 
 .PHONY: test
 test: lint unit e2e-offline lab-test

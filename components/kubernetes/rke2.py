@@ -10,7 +10,7 @@ import pulumi
 from pulumi_command import remote
 
 from config import Node, Role
-from config.model import KubernetesSpec
+from config.model import Rke2Kubernetes
 
 from ..keepalived import keepalived_vip
 from ..shared.passwords import generated_password
@@ -25,7 +25,7 @@ KUBECONFIG = Scripts(__file__)("kubeconfig")
 
 def install_rke2(
     name: str,
-    kubernetes: KubernetesSpec,
+    kubernetes: Rke2Kubernetes,
     nodes: Sequence[Node],
     steps: Steps,
     trust: Mapping[str, pulumi.Resource],

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from lab.labctl import HOST_ADDR
-from tests.unit.conftest import Deployment, Registration, deploy, edited, fake_password, unwrap
-from tests.unit.test_config_rules import drop, put
+from tests.unit.conftest import Deployment, depends_on, deploy, edited, fake_password, unwrap
+from tests.unit.edits import drop, put
 
 PLATFORM = "rainbond-ha:platform:RainbondPlatform"
 COMMAND = "command:remote:Command"
@@ -28,10 +28,6 @@ COMPONENTS = {
 def steps(deployment: Deployment, component: str) -> list[str]:
     (parent,) = deployment.of_type(next(t for t, n in COMPONENTS.items() if n == component))
     return sorted(r.name for r in deployment.children(parent) if r.type == COMMAND)
-
-
-def depends_on(deployment: Deployment, resource: Registration, name: str) -> bool:
-    return deployment.named(name).urn in resource.dependencies
 
 
 def test_every_component_under_the_platform(dev: Deployment) -> None:

@@ -26,9 +26,16 @@ from components.kubernetes.kubeconfig import api_access
 from components.kubernetes.rke2 import RKE2
 from config.rules import Files
 from lab.labctl import HOST_ADDR
-from tests.unit.conftest import Deployment, Registration, deploy, edited, is_secret, unwrap
-from tests.unit.test_config_rules import findings, put
-from tests.unit.test_graph import depends_on
+from tests.unit.conftest import (
+    Deployment,
+    Registration,
+    depends_on,
+    deploy,
+    edited,
+    is_secret,
+    unwrap,
+)
+from tests.unit.edits import findings, put
 
 LOCAL = "command:local:Command"
 CHECKER = NODE_CHECK

@@ -89,7 +89,6 @@ def test_server_certificate_names(domain: str, expected: str) -> None:
 
 def test_managed_hosts_toml_verifies_with_our_ca() -> None:
     endpoint = files.Endpoint(f"{NODE3}:5000", ca_file=files.CA_FILE)
-    assert endpoint.hosts_dir == f"/etc/containerd/certs.d/{NODE3}:5000"
     parsed = tomllib.loads(files.hosts_toml(endpoint))
     assert parsed == {
         "server": f"https://{NODE3}:5000",
