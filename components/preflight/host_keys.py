@@ -58,7 +58,9 @@ def _provider() -> dynamic.ResourceProvider:
             """The key the node presents of the pinned key's type; None when it does not answer."""
             kind = str(pin["key"]).split()[0]
             scan_type = "ecdsa" if kind.startswith("ecdsa-") else kind.removeprefix("ssh-")
-            command = ["ssh-keyscan", "-T", str(self.SCAN_SECONDS), "-p", str(pin["port"])]
+            # Numbers come back from the engine as floats: `-p 22.0` is no port to ssh-keyscan.
+            port = str(int(pin["port"]))
+            command = ["ssh-keyscan", "-T", str(self.SCAN_SECONDS), "-p", port]
             try:
                 result = subprocess.run(
                     [*command, "-t", scan_type, str(pin["address"])],
@@ -81,7 +83,7 @@ def _provider() -> dynamic.ResourceProvider:
             failures = [
                 dynamic.CheckFailure(
                     "pins",
-                    f"{pin['node']} ({pin['address']}:{pin['port']}) presents the host key"
+                    f"{pin['node']} ({pin['address']}:{int(pin['port'])}) presents the host key"
                     f" {fingerprint(key)}, not the pinned {fingerprint(str(pin['key']))}: nothing"
                     " was changed on any node. If the server was reinstalled, pin its new key"
                     " (docs/operations.md, 'Servers reinstalled'); otherwise find out who"

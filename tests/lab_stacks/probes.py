@@ -174,7 +174,9 @@ class Manifest:
             if location.startswith("/"):
                 location = self.base.removesuffix("/v2") + location
             joiner = "&" if "?" in location else "?"
-            self._request("PUT", f"{location}{joiner}digest={digest}", data).close()
+            # Not urllib's default form type: the registry (Go) would read the body as a form.
+            url = f"{location}{joiner}digest={digest}"
+            self._request("PUT", url, data, **{"Content-Type": "application/octet-stream"}).close()
             blobs.append({"mediaType": media_type, "digest": digest, "size": len(data)})
         manifest = json.dumps(
             {"schemaVersion": 2, "mediaType": self.ACCEPT, "config": blobs[0], "layers": blobs[1:]}

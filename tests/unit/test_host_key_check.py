@@ -15,7 +15,12 @@ PINNED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi
 OTHER = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFh0c2hvc3Rrc3lzY2FuIHN0YW5kLWluIGtleSAxMjM0NTY3"
 # What each address answers: the last argument of ssh-keyscan is the address.
 KEYSCAN = f"""#!/bin/sh
-for last; do :; done
+while getopts T:p:t: option; do
+    # As ssh-keyscan: a port that is not a whole number is refused.
+    [ "$option" != p ] || case "$OPTARG" in *[!0-9]*) echo "Bad port" >&2; exit 255 ;; esac
+done
+shift $((OPTIND - 1))
+last=$1
 case "$last" in
 192.0.2.11) echo "192.0.2.11 {PINNED}" ;;
 192.0.2.12) echo "# 192.0.2.12:22 SSH-2.0-OpenSSH_9.2" >&2; echo "192.0.2.12 {OTHER}" ;;
@@ -33,7 +38,8 @@ def keyscan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pin(node: str, address: str) -> dict[str, object]:
-    return {"node": node, "address": address, "port": 22, "key": PINNED}
+    # The port as the engine hands numbers to a dynamic provider: a float.
+    return {"node": node, "address": address, "port": 22.0, "key": PINNED}
 
 
 def test_a_node_with_another_key_fails_the_check_by_name(keyscan: None) -> None:
