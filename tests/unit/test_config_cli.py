@@ -1,27 +1,46 @@
-"""`python -m config check|schema` as a user runs them."""
+"""`python -m config check|schema` as a user runs them (two in a process of their own, the
+rest through the same entry point in this one)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import yaml
 
+from config.__main__ import main
 from tests.unit.conftest import ROOT
 
 
-def run_config(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "config", *args],
-        cwd=ROOT,
-        env={**os.environ, "HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=60,
+def run_config(*args: str, home: Path, process: bool = False) -> subprocess.CompletedProcess[str]:
+    """`python -m config ARGS` from the project root with HOME=home: in a new process when
+    `process`, else in this one (the same `main`, without the interpreter's start-up)."""
+    if process:
+        return subprocess.run(
+            [sys.executable, "-m", "config", *args],
+            cwd=ROOT,
+            env={**os.environ, "HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        patch.dict(os.environ, {"HOME": str(home)}),
+        contextlib.chdir(ROOT),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        code = main(list(args))
+    return subprocess.CompletedProcess(
+        ["python", "-m", "config", *args], code, out.getvalue(), err.getvalue()
     )
 
 
@@ -39,7 +58,7 @@ def write_stack(tmp_path: Path, edit: dict[str, Any]) -> Path:
 
 
 def test_dev_stack_checks_clean(home: Path) -> None:
-    result = run_config("check", "Pulumi.dev.yaml", home=home)
+    result = run_config("check", "Pulumi.dev.yaml", home=home, process=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
     assert "warning: registry.mode: managed runs one registry" in result.stderr
@@ -108,7 +127,7 @@ def test_a_missing_file_cannot_be_checked(home: Path, tmp_path: Path) -> None:
 
 
 def test_schema_describes_every_section(home: Path) -> None:
-    result = run_config("schema", home=home)
+    result = run_config("schema", home=home, process=True)
     assert result.returncode == 0
     schema = json.loads(result.stdout)
     config = schema["properties"]["config"]
