@@ -194,6 +194,32 @@ class ApiKeepalived(Section):
     virtual_router_id: RouterId
 
 
+class EtcdS3(Section):
+    """An S3-compatible bucket RKE2 also uploads each etcd snapshot to."""
+
+    bucket: str = Field(min_length=1)
+    endpoint: str = Field(default="s3.amazonaws.com", min_length=1)
+    region: str = "us-east-1"
+    folder: str | None = None
+    access_key: str = Field(min_length=1)
+    secret_key: Secret
+    insecure: bool = Field(default=False, description="Plain HTTP to the endpoint.")
+
+
+class EtcdSnapshots(Section):
+    """rke2: etcd snapshots, taken by every server into its own data directory."""
+
+    schedule: str = Field(
+        default="0 */6 * * *",
+        min_length=1,
+        description="A cron expression (RKE2's etcd-snapshot-schedule-cron).",
+    )
+    retention: Annotated[int, Field(ge=1)] = Field(
+        default=28, description="Snapshots each server keeps (and S3 keeps per server)."
+    )
+    s3: EtcdS3 | None = None
+
+
 class KubernetesSpec(Section):
     mode: Literal["rke2", "existing"]
     version: Rke2Version = RKE2_VERSION
@@ -209,6 +235,10 @@ class KubernetesSpec(Section):
         default=None,
         description="rke2, air-gapped: a local directory with RKE2's install.sh, release tarball,"
         " checksums and image archives, copied to every Kubernetes node.",
+    )
+    etcd_snapshots: EtcdSnapshots = Field(
+        default_factory=EtcdSnapshots,
+        description="rke2: the etcd snapshot schedule, retention and optional S3 copy.",
     )
     kubeconfig: Secret | None = None
     kubeconfig_path: LocalPath | None = None
@@ -311,6 +341,12 @@ class RainbondSpec(Section):
     image_repository: str = IMAGE_REPOSITORY
     replicas: Annotated[int, Field(ge=1)] = 2
     namespace: NodeName = "rbd-system"
+    http_domain: str | None = Field(
+        default=None,
+        pattern=_DNS1123.pattern,
+        description="The wildcard DNS domain applications get HTTP names under"
+        " (`*.<httpDomain>` must resolve to the gateway); unset, Rainbond uses <VIP>.nip.io.",
+    )
     values: dict[str, Any] = Field(
         default_factory=dict, description="Extra Helm values, merged last."
     )

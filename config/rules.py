@@ -91,7 +91,7 @@ MODE_KEYS: dict[str, dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     "kubernetes": {
         "rke2": (
             frozenset({"apiAddress"}),
-            frozenset({"version", "apiKeepalived", "artifactsDir"}),
+            frozenset({"version", "apiKeepalived", "artifactsDir", "etcdSnapshots"}),
         ),
         "existing": (
             frozenset(),

@@ -98,7 +98,8 @@ def test_servers_join_one_at_a_time_then_agents(dev_config: dict[str, Any]) -> N
     assert depends_on(deployment, server[1], "kubernetes-server-rbd-1")
     assert depends_on(deployment, server[2], "kubernetes-server-rbd-2")
     agent = deployment.named("kubernetes-agent-rbd-4")
-    assert all(s.urn in agent.dependencies for s in server)
+    # Agents follow the last server, one after the other.
+    assert depends_on(deployment, agent, "kubernetes-server-rbd-3")
     kubeconfig = deployment.named("kubernetes-kubeconfig")
     assert agent.urn in kubeconfig.dependencies
 

@@ -1,0 +1,191 @@
+"""RKE2 on day 2, as far as it can be shown without RKE2: what `pulumi up` would do to each step
+(tests/unit/plan.py), what the scripts render, and what `config check` refuses."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import pytest
+import yaml
+
+from components.kubernetes.kubeconfig import RENEWAL_DAYS, renewal_period
+from tests.unit.conftest import Deployment, deploy, edited, unwrap
+from tests.unit.plan import COMMAND, plan
+from tests.unit.test_config_rules import findings, put
+from tests.unit.test_graph import depends_on
+from tests.unit.test_kubernetes import rendered_params
+
+MASTERS = ["rbd-1", "rbd-2", "rbd-3", "rbd-4", "rbd-5"]
+
+
+def _five_masters(config: dict[str, Any]) -> None:
+    for index, name in enumerate(MASTERS[3:], start=14):
+        config["nodes"].append({"name": name, "address": f"192.0.2.{index}", "roles": ["master"]})
+    config["nodes"].append({"name": "rbd-6", "address": "192.0.2.16", "roles": ["worker"]})
+    config["nodes"].append({"name": "rbd-7", "address": "192.0.2.17", "roles": ["worker"]})
+
+
+@pytest.fixture
+def five(dev_config: dict[str, Any]) -> dict[str, Any]:
+    return edited(dev_config, _five_masters)
+
+
+@pytest.fixture
+def five_deployed(five: dict[str, Any]) -> Deployment:
+    return deploy(five)
+
+
+def rke2_steps(changes: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name: what
+        for name, what in changes.items()
+        if name.startswith(("kubernetes-server-", "kubernetes-agent-"))
+    }
+
+
+def test_a_version_bump_updates_servers_then_agents_in_place(
+    five: dict[str, Any], five_deployed: Deployment
+) -> None:
+    after = deploy(edited(five, put("kubernetes.version", "v1.31.1+rke2r1")))
+    changes = plan(five_deployed, after, COMMAND)
+    assert set(rke2_steps(changes).values()) == {"update"}, changes
+    assert len(rke2_steps(changes)) == 7
+    # Nothing else moves: the API VIP, the gateway, the registry, the database.
+    others = {name: what for name, what in changes.items() if name not in rke2_steps(changes)}
+    assert set(others.values()) == {"same"}, others
+    # A serial chain: each server after the previous one, then each agent after the last step.
+    chain = [f"kubernetes-server-{name}" for name in MASTERS] + [
+        "kubernetes-agent-rbd-6",
+        "kubernetes-agent-rbd-7",
+    ]
+    for previous, step in itertools.pairwise(chain):
+        assert depends_on(after, after.named(step), previous), step
+    params = rendered_params(after.named("kubernetes-server-rbd-3"))
+    assert params["VERSION"] == "v1.31.1+rke2r1"
+
+
+def test_the_version_is_installed_over_the_old_one_and_gated_on_etcd_health(
+    five_deployed: Deployment,
+) -> None:
+    create = str(unwrap(five_deployed.named("kubernetes-server-rbd-2").inputs["create"]))
+    assert "installing ${VERSION} over" in create
+    assert "rke2-uninstall.sh" not in create
+    gates = create.index('wait_for "local /readyz"'), create.index("every etcd member healthy")
+    assert gates[0] < gates[1]
+    assert "endpoint health --cluster" in create
+    # Restart only when something RKE2 reads at start changed.
+    assert 'if [ "${#restart_for[@]}" -gt 0 ]' in create
+
+
+def test_only_a_leaving_node_runs_the_uninstall(five_deployed: Deployment) -> None:
+    for step in five_deployed.of_type(COMMAND):
+        assert "rke2-uninstall.sh" not in str(unwrap(step.inputs["create"])), step.name
+    for name in ("kubernetes-server-rbd-4", "kubernetes-agent-rbd-6"):
+        assert "rke2-uninstall.sh" in str(unwrap(five_deployed.named(name).inputs["delete"]))
+
+
+def test_removing_a_server_leaves_the_cluster_before_its_uninstall(
+    five: dict[str, Any], five_deployed: Deployment
+) -> None:
+    four_gone = edited(five, lambda config: config["nodes"].pop(4))
+    three_left = edited(four_gone, lambda config: config["nodes"].pop(3))
+    changes = plan(five_deployed, deploy(three_left), COMMAND)
+    assert changes["kubernetes-server-rbd-4"] == changes["kubernetes-server-rbd-5"] == "delete"
+    # Servers that stay are updated in place (their peer list), never replaced.
+    assert {changes[f"kubernetes-server-{name}"] for name in MASTERS[:3]} == {"update"}
+    delete = str(unwrap(five_deployed.named("kubernetes-server-rbd-5").inputs["delete"]))
+    params = rendered_params(five_deployed.named("kubernetes-server-rbd-5"))
+    assert params["PEERS"] == "192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.14"
+    order = [
+        "kube cordon",
+        "kube drain",
+        "etcd.k3s.cattle.io/remove=true",
+        r"etcd\.k3s\.cattle\.io/removed-node-name",
+        'kube delete node "${NODE_NAME}"',
+        '"${uninstall}"',
+    ]
+    positions = [delete.index(marker) for marker in order]
+    assert positions == sorted(positions), dict(zip(order, positions, strict=True))
+
+
+def test_the_first_server_joins_like_the_others_once_the_cluster_exists(
+    dev: Deployment,
+) -> None:
+    first = rendered_params(dev.named("kubernetes-server-rbd-1"))
+    assert yaml.safe_load(first["CONFIG"])["server"] == "https://192.0.2.20:9345"
+    create = str(unwrap(dev.named("kubernetes-server-rbd-1").inputs["create"]))
+    # It starts without `server:` only with no etcd data and nobody answering anywhere.
+    decision = create[
+        create.index("initialise=no\nif") : create.index('if [ "${initialise}" = yes ]')
+    ]
+    assert '"${BOOTSTRAP}" = 1' in decision and '! -d "${etcd_wal}"' in decision
+    assert "anyone_serves" in decision
+
+
+def test_removing_the_first_server_moves_the_bootstrap_role_without_a_replace(
+    five: dict[str, Any], five_deployed: Deployment
+) -> None:
+    def swap(config: dict[str, Any]) -> None:
+        config["nodes"][0]["roles"] = ["gateway", "build", "mysql"]
+        config["nodes"][5]["roles"] = ["master"]
+
+    after = deploy(edited(five, swap))
+    changes = plan(five_deployed, after, COMMAND)
+    assert changes["kubernetes-server-rbd-1"] == "delete"
+    assert changes["kubernetes-server-rbd-6"] == "create"
+    assert "replace" not in changes.values()
+    assert rendered_params(after.named("kubernetes-server-rbd-2"))["BOOTSTRAP"] == "1"
+
+
+def test_a_trust_change_reloads_rke2_rolling(dev_config: dict[str, Any], dev: Deployment) -> None:
+    after = deploy(edited(dev_config, put("registry.port", 5443)))
+    changes = plan(dev, after, COMMAND)
+    assert {changes[f"kubernetes-server-rbd-{i}"] for i in (1, 2, 3)} == {"update"}
+    digests = {
+        rendered_params(deployment.named("kubernetes-server-rbd-2"))["TRUST_DIGEST"]
+        for deployment in (dev, after)
+    }
+    assert len(digests) == 2 and "" not in digests
+    create = str(unwrap(after.named("kubernetes-server-rbd-2").inputs["create"]))
+    assert "restart_for+=(registries)" in create
+
+
+@pytest.mark.parametrize(
+    ("masters", "refused"),
+    [(1, True), (2, True), (3, False), (4, True), (5, False)],
+)
+def test_config_check_refuses_server_counts_that_break_quorum(
+    dev_config: dict[str, Any], masters: int, refused: bool
+) -> None:
+    config = edited(dev_config, _five_masters)
+    for index, node in enumerate(config["nodes"][:5]):
+        if index >= masters:
+            node["roles"] = [role for role in node["roles"] if role != "master"] or ["worker"]
+    about_quorum = [f for f in findings(config) if "etcd needs an odd number" in f]
+    assert bool(about_quorum) == refused, about_quorum
+
+
+def test_renewal_period_changes_once_per_period() -> None:
+    start = date(2026, 12, 2)
+    period = renewal_period(start)
+    assert date.fromisoformat(period) <= start
+    days = [date.fromordinal(start.toordinal() + offset) for offset in range(RENEWAL_DAYS * 3)]
+    periods = [renewal_period(day) for day in days]
+    assert len(set(periods)) in (3, 4)
+    changes = [i for i in range(1, len(periods)) if periods[i] != periods[i - 1]]
+    assert all(b - a == RENEWAL_DAYS for a, b in itertools.pairwise(changes))
+    with pytest.raises(ValueError):
+        renewal_period(start, 0)
+
+
+def test_the_credential_is_a_service_account_token_fetched_again_each_period(
+    dev: Deployment,
+) -> None:
+    step = dev.named("kubernetes-kubeconfig")
+    params = rendered_params(step)
+    assert params["RENEWAL"] == renewal_period(date.today())
+    assert params["ACCOUNT"] == "rainbond-ha"
+    assert "kubernetes.io/service-account-token" in str(unwrap(step.inputs["create"]))
