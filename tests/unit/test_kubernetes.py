@@ -294,6 +294,8 @@ def test_existing_cluster_is_checked_before_anything_uses_it(existing: Deploymen
     assert "s3cret-token" not in json.dumps(check.inputs["create"])
     (provider,) = existing.of_type("pulumi:providers:kubernetes")
     assert check.urn in provider.dependencies
+    # The kubeconfig is the user's: its own heuristics decide when the provider is replaced.
+    assert "clusterIdentifier" not in provider.inputs
 
 
 class _FakeApi(http.server.BaseHTTPRequestHandler):

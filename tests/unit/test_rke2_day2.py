@@ -189,3 +189,10 @@ def test_the_credential_is_a_service_account_token_fetched_again_each_period(
     assert params["RENEWAL"] == renewal_period(date.today())
     assert params["ACCOUNT"] == "rainbond-ha"
     assert "kubernetes.io/service-account-token" in str(unwrap(step.inputs["create"]))
+
+
+def test_a_renewed_credential_updates_the_provider_instead_of_replacing_it(
+    dev: Deployment,
+) -> None:
+    (provider,) = dev.of_type("pulumi:providers:kubernetes")
+    assert unwrap(provider.inputs["clusterIdentifier"]) == "rke2-kubernetes"
