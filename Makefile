@@ -10,16 +10,26 @@ PY := $(VENV)/bin/python
 TOOLCHAIN_ENV := source toolchain/.env
 # The local state backend used unless the caller chose one.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.state
+# The kubernetes provider writes every kubeconfig it is given (client key included) to a new file
+# in TMPDIR, for Helm, and never removes it. So pulumi, and the tests and benchmarks that run it,
+# get a private TMPDIR, removed when the recipe line ends, whatever its outcome.
+PRIVATE_TMP := export TMPDIR=$$(mktemp -d) && trap 'rm -rf "$$TMPDIR"' EXIT
 
 .PHONY: help
 help:
-	@echo "make lab        toolchain + local lab + pulumi up -s lab, then the stack outputs"
-	@echo "make test       everything CI runs: lint, unit, e2e and lab tiers"
-	@echo "make unit       the fast tier (Pulumi mocks, no network)"
-	@echo "make lint       ruff and mypy"
-	@echo "make toolchain  pulumi CLI and plugins (built offline when missing)"
-	@echo "make lab-up     start the local lab (root); LAB_NODES=6 for more nodes"
-	@echo "make lab-down   stop the lab and remove everything it made"
+	@echo "make lab          toolchain + local lab + pulumi up -s lab, then the stack outputs (root;"
+	@echo "                  cold: about 20 min toolchain + 13 min lab; warm: under a minute)"
+	@echo "make test         lint, unit, e2e-offline, lab-test (about 30 min; destroys the lab stack first)"
+	@echo "make unit         the fast tier (Pulumi mocks, no network; about 2 min)"
+	@echo "make lint         ruff check, ruff format --check, mypy"
+	@echo "make e2e-offline  the engine offline, in a network namespace with only loopback"
+	@echo "make lab-test     the lab tiers (tests/lab_scripts, tests/lab_stacks; root, the lab)"
+	@echo "make bench        benchmarks (root, the lab; about 9 min); rewrites bench/REPORT.md"
+	@echo "make toolchain    pulumi CLI and plugins (built from Go modules when missing)"
+	@echo "make venv         the Python virtualenv .venv"
+	@echo "make lab-up       start the local lab (root); LAB_NODES=6 for more nodes"
+	@echo "make lab-status   what the lab runs, and which node holds the gateway VIP"
+	@echo "make lab-down     stop the lab and remove everything it made"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +57,7 @@ unit: venv
 # prove that nothing is downloaded and that no address outside this machine is contacted.
 .PHONY: e2e-offline
 e2e-offline: venv toolchain
-	$(TOOLCHAIN_ENV) && unshare --net bash -c 'ip link set lo up && $(PY) -m pytest tests/e2e/offline -q'
+	$(TOOLCHAIN_ENV) && $(PRIVATE_TMP) && unshare --net bash -c 'ip link set lo up && $(PY) -m pytest tests/e2e/offline -q'
 
 # --- the local lab (root) -------------------------------------------------------------------------
 
@@ -62,31 +72,40 @@ lab-status:
 # The lab stack's secrets are throwaway; its stack file carries the salt for this passphrase.
 LAB_ENV := export PULUMI_CONFIG_PASSPHRASE=rainbond-ha-lab
 
+# A lab stack deployed to an earlier lab (before `lab down`, `lab up`) describes nodes that are gone:
+# `lab/lab stack sync` forgets it, with a line saying so, and the up deploys onto the new lab.
 .PHONY: lab
 lab: venv toolchain lab-up
 	@echo "== pulumi up -s lab: the whole platform onto the lab nodes"
 	lab/lab check
 	mkdir -p .state
-	$(TOOLCHAIN_ENV) && $(LAB_ENV) && pulumi stack select --create lab && pulumi up -s lab --yes --skip-preview
+	$(TOOLCHAIN_ENV) && $(LAB_ENV) && lab/lab stack sync && pulumi stack select --create lab
+	$(TOOLCHAIN_ENV) && $(LAB_ENV) && $(PRIVATE_TMP) && pulumi up -s lab --yes --skip-preview
 	@echo "== stack outputs (pulumi stack output -s lab --show-secrets shows the secrets)"
 	$(TOOLCHAIN_ENV) && $(LAB_ENV) && pulumi stack output -s lab
+	@echo "== lab/lab status: the nodes, and which one holds the gateway VIP"
+	lab/lab status
 
 # Component scripts against real software on the lab nodes, then component stacks through the engine.
-# The lab's own lifecycle tests take it down and up again, so they run last.
+# They need the nodes as the image made them: a lab stack that `make lab` deployed is destroyed
+# first (`lab/lab stack clear` says so). The lab's own lifecycle tests take it down and up again,
+# so they run last.
 .PHONY: lab-test
 lab-test: venv toolchain lab-up
-	$(TOOLCHAIN_ENV) && RBD_E2E_FULL=1 $(PY) -m pytest tests/lab tests/e2e/lab -q
-	LAB_TEST_LIFECYCLE=1 $(PY) -m pytest tests/lab/test_lab_nodes.py -q -k lifecycle
+	mkdir -p .state
+	$(TOOLCHAIN_ENV) && $(LAB_ENV) && lab/lab stack clear
+	$(TOOLCHAIN_ENV) && $(PRIVATE_TMP) && RBD_E2E_FULL=1 $(PY) -m pytest tests/lab_scripts tests/lab_stacks -q
+	$(PRIVATE_TMP) && LAB_TEST_LIFECYCLE=1 $(PY) -m pytest tests/lab_scripts/test_lab_nodes.py -q -k lifecycle
 
 .PHONY: test
 test: lint unit e2e-offline lab-test
 
-# Benchmarks write bench/REPORT.md; they are measurements, not pass/fail tests. The preview figures
+# Benchmarks rewrite the tracked bench/REPORT.md; they are measurements, not pass/fail tests. The preview figures
 # come from a network namespace with only loopback, the others from the lab (root), which starts
 # if it is not up. BENCH_LAB_WRAP prefixes the lab part, e.g. with a lock other lab users take too.
 BENCH_LAB_WRAP ?=
 .PHONY: bench
 bench: venv toolchain
-	$(TOOLCHAIN_ENV) && unshare --net bash -c 'ip link set lo up && $(PY) bench/report.py preview'
-	$(TOOLCHAIN_ENV) && $(BENCH_LAB_WRAP) bash -c 'lab/lab up && lab/lab check && $(PY) bench/report.py lab'
+	$(TOOLCHAIN_ENV) && $(PRIVATE_TMP) && unshare --net bash -c 'ip link set lo up && $(PY) bench/report.py preview'
+	$(TOOLCHAIN_ENV) && $(PRIVATE_TMP) && $(BENCH_LAB_WRAP) bash -c 'lab/lab up && lab/lab check && $(PY) bench/report.py lab'
 	$(PY) bench/report.py write

@@ -16,7 +16,7 @@ import time
 from functools import partial
 from typing import Any
 
-from tests.e2e.lab.test_gateway import (
+from tests.lab_stacks.gateway import (
     INSTANCE,
     NODES,
     VIP,

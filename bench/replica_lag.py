@@ -14,7 +14,7 @@ import subprocess
 from typing import Any
 
 from lab.labctl import ssh_argv
-from tests.e2e.lab.test_database import on, root_sql, wait_replicated
+from tests.lab_stacks.database import on, root_sql, wait_replicated
 
 ROWS = 1000
 DATABASE = "rainbond_ha_bench"

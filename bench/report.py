@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import deploy, lab, preview_scaling
+from bench import day2, deploy, lab, preview_scaling
 
 HERE = Path(__file__).resolve().parent
 REPORT = HERE / "REPORT.md"
@@ -184,6 +184,7 @@ def write() -> None:
         up_section(measured["up"], measured["noop"]),
         failover_section(measured["failover"]),
         lag_section(measured["lag"]),
+        day2.section(measured["day2"]),
         (HERE / "FINDINGS.md").read_text().strip(),
     ]
     REPORT.write_text(

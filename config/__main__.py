@@ -1,48 +1,53 @@
-"""`python -m config check Pulumi.<stack>.yaml` and `python -m config schema`."""
+"""`python -m config check Pulumi.<stack>.yaml` and `python -m config schema`.
+
+`check` exits 0 when the stack is valid, 1 when it is not, and 2 when the file cannot be checked
+(missing, unreadable, not a regular file, larger than 10 MiB).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-import yaml
-
+from .findings import Files, Finding, capped
 from .model import ClusterSpec
-from .rules import Files
+from .stackfile import CannotCheck, read_stack
 from .validate import PROJECT, validate
+
+VALID, INVALID, CANNOT_CHECK = 0, 1, 2
 
 _PREFIX = f"{PROJECT}:"
 
 
+def _print(findings: Sequence[Finding], what: str, stream: TextIO) -> None:
+    for line in capped([str(finding) for finding in findings], what):
+        print(line, file=stream)
+
+
 def check(stack_file: Path) -> int:
-    """Prints one line per problem (stdout) and per warning (stderr); 0 when valid, else 1."""
+    """Prints one line per problem (stdout) and per warning (stderr); returns the exit code."""
     try:
-        document = yaml.safe_load(stack_file.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        print(f"{stack_file}: cannot read it ({error}); pass a Pulumi stack file")
-        return 1
-    stack_config = document.get("config") if isinstance(document, dict) else None
-    if not isinstance(stack_config, dict | None):
-        print(f"{stack_file}: `config` is not a mapping; write `config:` and key: value lines")
-        return 1
-    raw = {
-        key.removeprefix(_PREFIX): value
-        for key, value in (stack_config or {}).items()
-        if key.startswith(_PREFIX)
-    }
+        stack = read_stack(stack_file, PROJECT)
+    except CannotCheck as error:
+        print(f"{stack_file}: {error}; pass a Pulumi stack file", file=sys.stderr)
+        return CANNOT_CHECK
+    if stack.findings and not stack.raw:
+        _print(stack.findings, "problems", sys.stdout)
+        return INVALID
     # A stack file sits next to Pulumi.yaml, so its folder is the project root.
-    report = validate(raw, root=stack_file.resolve().parent, files=Files.WARN, stack_file=True)
-    for finding in report.warnings:
-        print(finding, file=sys.stderr)
-    for finding in report.problems:
-        print(finding)
-    if report.spec is None:
-        return 1
+    report = validate(
+        stack.raw, root=stack_file.resolve().parent, files=Files.WARN, stack_file=True
+    )
+    _print(report.warnings, "warnings", sys.stderr)
+    _print([*stack.findings, *report.problems], "problems", sys.stdout)
+    if report.spec is None or stack.findings:
+        return INVALID
     print(f"{stack_file}: valid", file=sys.stderr)
-    return 0
+    return VALID
 
 
 def schema() -> dict[str, Any]:
@@ -75,8 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "schema":
         print(json.dumps(schema(), indent=2))
-        return 0
-    return check(args.stack_file)
+        return VALID
+    try:
+        return check(args.stack_file)
+    except Exception as error:  # a bug in the checker must not look like an invalid stack
+        print(
+            f"{args.stack_file}: cannot check it: {type(error).__name__} in the checker;"
+            " please report it with the file",
+            file=sys.stderr,
+        )
+        return CANNOT_CHECK
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ from typing import Any
 
 import pulumi
 
+from . import ssh_agent
+from .findings import Files, capped
 from .model import ClusterSpec
-from .rules import Files
-from .validate import PROJECT, Report, validate
+from .validate import PROJECT, Report, TooDeep, validate
 
 # The project root is the folder of Pulumi.yaml, which holds this package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +21,7 @@ class ConfigError(pulumi.RunError):
     """The stack configuration is invalid; raised before any resource is registered."""
 
     def __init__(self, report: Report) -> None:
-        problems = "\n".join(str(finding) for finding in report.problems)
+        problems = "\n".join(capped([str(finding) for finding in report.problems], "problems"))
         super().__init__(f"invalid stack configuration:\n{problems}")
         self.report = report
 
@@ -31,10 +32,13 @@ def _value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except RecursionError:
+        return TooDeep()
 
 
 def load() -> ClusterSpec:
     """Validates this stack's `rainbond-ha:` configuration and returns it as a ClusterSpec."""
+    ssh_agent.check()
     config = pulumi.Config(PROJECT)
     raw = {
         name: _value(text)

@@ -1,126 +1,57 @@
 """The stack configuration as typed, frozen models.
 
 Field names are the keys of the stack YAML (camelCase aliases). This module checks the shape of
-each section on its own; rules that relate sections or depend on the mode live in `rules.py`.
+each section on its own; a section with modes is one type per mode, holding only that mode's keys.
+Rules that relate sections to each other live in the `rules` package.
 """
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from functools import cached_property
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationInfo,
-    WithJsonSchema,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
 
 from . import known_hosts
-
-# Pinned versions: this is the one place they are set.
-RKE2_VERSION = "v1.30.4+rke2r1"  # what Rainbond's own host installer uses
-CHART_REPOSITORY = "https://chart.rainbond.com"
-CHART_VERSION = "6.9.3"
-INSTALL_VERSION = "v6.9.3-release"
-IMAGE_REPOSITORY = "registry.cn-hangzhou.aliyuncs.com/goodrain"
-
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_HOST_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$")
-_URL_SCHEMES = ("http://", "https://", "oci://")
+from .fields import (
+    CHART_REPOSITORY,
+    CHART_SCHEMES,
+    CHART_VERSION,
+    IMAGE_REPOSITORY,
+    INSTALL_VERSION,
+    RKE2_VERSION,
+    Amount,
+    ApiAddress,
+    ChartVersion,
+    Domain,
+    Flag,
+    Host,
+    HostKey,
+    InstallVersion,
+    Interface,
+    IPv4,
+    LocalPath,
+    Namespace,
+    Network,
+    NodeName,
+    Port,
+    Replicas,
+    Rke2Version,
+    RouterId,
+    Secret,
+    Text,
+    Vip,
+)
 
 
 class Section(BaseModel):
     model_config = ConfigDict(
         frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
     )
-
-
-def _node_name(value: str) -> str:
-    if len(value) > 253 or not _DNS1123.match(value):
-        raise ValueError(
-            f"{value!r} is not a DNS-1123 name; use the Kubernetes node name: lower-case letters,"
-            " digits, '-' and '.'"
-        )
-    return value
-
-
-NodeName = Annotated[str, AfterValidator(_node_name)]
-
-
-def _secret(value: Any, info: ValidationInfo) -> Any:
-    # A stack file holds secrets as `{secure: <ciphertext>}`; only the engine can decrypt them, so
-    # `config check` accepts the mapping as "present" and never looks inside.
-    if isinstance(value, dict) and set(value) == {"secure"}:
-        return SecretStr(str(value["secure"]))
-    if isinstance(value, str) and info.context and info.context.get("stack_file"):
-        raise ValueError(
-            "is stored in plain text; encrypt it with `pulumi config set --secret --path`"
-        )
-    return value
-
-
-Secret = Annotated[
-    SecretStr,
-    BeforeValidator(_secret),
-    WithJsonSchema(
-        {
-            "description": "A secret: `pulumi config set --secret --path <key> <value>`.",
-            "type": "object",
-            "properties": {"secure": {"type": "string"}},
-            "required": ["secure"],
-        }
-    ),
-]
-
-
-def _local_path(value: str, info: ValidationInfo) -> str:
-    # Relative paths are relative to the project root (the folder of Pulumi.yaml), so a stack
-    # behaves the same whatever the current directory is.
-    if value.startswith(_URL_SCHEMES):
-        return value
-    root = Path(info.context["root"]) if info.context and "root" in info.context else Path.cwd()
-    return str((root / Path(value).expanduser()).resolve())
-
-
-LocalPath = Annotated[str, AfterValidator(_local_path)]
-
-
-def _version(pattern: str, example: str) -> AfterValidator:
-    compiled = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            raise ValueError(f"{value!r} is not a version; use one like {example}")
-        return value
-
-    return AfterValidator(check)
-
-
-Rke2Version = Annotated[str, _version(r"v\d+\.\d+\.\d+\+rke2r\d+", RKE2_VERSION)]
-ChartVersion = Annotated[str, _version(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", CHART_VERSION)]
-InstallVersion = Annotated[str, _version(r"v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", INSTALL_VERSION)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-RouterId = Annotated[int, Field(ge=1, le=255)]
-
-
-def _host_key(value: str) -> str:
-    if not _HOST_KEY.match(value):
-        raise ValueError(
-            "is not an OpenSSH public host key; use one line of `ssh-keyscan`, e.g."
-            " 'ssh-ed25519 AAAA...', without the host name"
-        )
-    return value
 
 
 class Role(StrEnum):
@@ -139,7 +70,7 @@ KUBERNETES_ROLES = frozenset({Role.MASTER, Role.WORKER, Role.GATEWAY, Role.BUILD
 class SshOptions(Section):
     """How to log in over SSH; `rainbond-ha:ssh` holds the defaults, a node may override them."""
 
-    user: str | None = None
+    user: Text | None = None
     port: Port | None = None
     private_key_file: LocalPath | None = None
     private_key: Secret | None = None
@@ -154,25 +85,34 @@ class SshDefaults(SshOptions):
 
 
 class NodeSsh(SshOptions):
-    host_key: Annotated[str, AfterValidator(_host_key)] | None = None
+    host_key: HostKey | None = None
 
 
 class Node(Section):
+    # internalAddress is filled in from address before validation, so it is not required of a
+    # stack file although every Node has one.
+    model_config = ConfigDict(
+        json_schema_extra=lambda schema: schema.update(
+            required=[key for key in schema.get("required", []) if key != "internalAddress"]
+        )
+    )
+
     name: NodeName
-    address: str = Field(min_length=1, description="Address to reach the node over SSH.")
-    internal_address: IPv4Address = Field(
+    address: Host = Field(description="Address to reach the node over SSH: IPv4 or DNS name.")
+    internal_address: IPv4 = Field(
         description="Address on the cluster network; defaults to `address` when that is an IP."
     )
-    external_address: IPv4Address | None = None
+    external_address: IPv4 | None = None
     roles: Annotated[list[Role], Field(min_length=1)]
     ssh: NodeSsh = NodeSsh()
 
     @model_validator(mode="before")
     @classmethod
     def _default_internal_address(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "internalAddress" not in data:
+        address = data.get("address") if isinstance(data, dict) else None
+        if isinstance(data, dict) and "internalAddress" not in data and isinstance(address, str):
             try:
-                return {**data, "internalAddress": str(IPv4Address(data.get("address")))}
+                return {**data, "internalAddress": str(IPv4Address(address))}
             except ValueError:
                 pass
         return data
@@ -190,29 +130,29 @@ class Node(Section):
 
 
 class ApiKeepalived(Section):
-    interface: str = Field(min_length=1)
+    interface: Interface
     virtual_router_id: RouterId
 
 
 class EtcdS3(Section):
     """An S3-compatible bucket RKE2 also uploads each etcd snapshot to."""
 
-    bucket: str = Field(min_length=1)
-    endpoint: str = Field(default="s3.amazonaws.com", min_length=1)
-    region: str = "us-east-1"
-    folder: str | None = None
-    access_key: str = Field(min_length=1)
+    bucket: Text
+    endpoint: Domain = Field(
+        default="s3.amazonaws.com", description="host[:port] of the S3-compatible service."
+    )
+    region: Text = "us-east-1"
+    folder: Text | None = None
+    access_key: Text
     secret_key: Secret
-    insecure: bool = Field(default=False, description="Plain HTTP to the endpoint.")
+    insecure: Flag = Field(default=False, description="Plain HTTP to the endpoint.")
 
 
 class EtcdSnapshots(Section):
-    """rke2: etcd snapshots, taken by every server into its own data directory."""
+    """Every server snapshots its own etcd into its data directory."""
 
-    schedule: str = Field(
-        default="0 */6 * * *",
-        min_length=1,
-        description="A cron expression (RKE2's etcd-snapshot-schedule-cron).",
+    schedule: Text = Field(
+        default="0 */6 * * *", description="A cron expression (RKE2's etcd-snapshot-schedule-cron)."
     )
     retention: Annotated[int, Field(ge=1)] = Field(
         default=28, description="Snapshots each server keeps (and S3 keeps per server)."
@@ -220,115 +160,175 @@ class EtcdSnapshots(Section):
     s3: EtcdS3 | None = None
 
 
-class KubernetesSpec(Section):
-    mode: Literal["rke2", "existing"]
+class Rke2Kubernetes(Section):
+    """RKE2 installed on the nodes, servers one at a time."""
+
+    mode: Literal["rke2"]
     version: Rke2Version = RKE2_VERSION
-    api_address: str | None = Field(
-        default=None,
-        description="rke2: the API address agents and the kubeconfig use (VIP or load balancer),"
+    api_address: ApiAddress = Field(
+        description="The API address agents and the kubeconfig use (VIP or load balancer),"
         " an IPv4 address with an optional /prefix or a DNS name.",
     )
     api_keepalived: ApiKeepalived | None = Field(
-        default=None, description="rke2: keepalived on the masters holds apiAddress."
+        default=None, description="keepalived on the masters holds apiAddress."
     )
     artifacts_dir: LocalPath | None = Field(
         default=None,
-        description="rke2, air-gapped: a local directory with RKE2's install.sh, release tarball,"
+        description="Air-gapped: a local directory with RKE2's install.sh, release tarball,"
         " checksums and image archives, copied to every Kubernetes node.",
     )
     etcd_snapshots: EtcdSnapshots = Field(
         default_factory=EtcdSnapshots,
-        description="rke2: the etcd snapshot schedule, retention and optional S3 copy.",
-    )
-    kubeconfig: Secret | None = None
-    kubeconfig_path: LocalPath | None = None
-    containerd_runtime_path: str = Field(
-        default="/run/containerd",
-        description="existing: containerd's runtime directory on the nodes (RKE2 is fixed).",
+        description="The etcd snapshot schedule, retention and optional S3 copy.",
     )
 
     @property
     def api_host(self) -> str:
-        """apiAddress without a /prefix (rke2; set once the config is valid)."""
-        assert self.api_address is not None
+        """apiAddress without a /prefix."""
         return self.api_address.split("/")[0]
 
 
-class GatewaySpec(Section):
-    mode: Literal["keepalived", "external"]
-    vip: IPv4Interface | None = Field(
-        default=None, description="keepalived: the VIP, optionally with the subnet prefix."
+class ExistingKubernetes(Section):
+    """A cluster the operator already runs."""
+
+    mode: Literal["existing"]
+    kubeconfig: Secret | None = None
+    kubeconfig_path: LocalPath | None = None
+    containerd_runtime_path: Text = Field(
+        default="/run/containerd", description="containerd's runtime directory on the nodes."
     )
-    interface: str | None = None
-    virtual_router_id: RouterId | None = None
+
+
+KubernetesSpec = Annotated[Rke2Kubernetes | ExistingKubernetes, Field(discriminator="mode")]
+
+
+class KeepalivedGateway(Section):
+    """The gateway nodes share a VIP that keepalived moves between them."""
+
+    mode: Literal["keepalived"]
+    vip: Vip = Field(description="The VIP, optionally with the subnet prefix.")
+    interface: Interface
+    virtual_router_id: RouterId
     check_ports: tuple[Port, ...] = Field(
         default=(80, 443),
         min_length=1,
-        description="keepalived: TCP ports the local gateway must accept (on 127.0.0.1) for its"
-        " node to keep the VIP, once they have answered there.",
-    )
-    address: IPv4Address | None = Field(
-        default=None, description="external: the load balancer in front of the gateway nodes."
+        description="TCP ports the local gateway must accept (on 127.0.0.1) for its node to keep"
+        " the VIP, once they have answered there.",
     )
 
     @property
     def ingress_address(self) -> str:
-        """Where users reach the gateway: the VIP or the load balancer (set once valid)."""
-        address = self.vip.ip if self.mode == "keepalived" and self.vip else self.address
-        assert address is not None
-        return str(address)
+        """Where users reach the gateway."""
+        return str(self.vip.ip)
+
+
+class ExternalGateway(Section):
+    """A load balancer the operator runs in front of the gateway nodes."""
+
+    mode: Literal["external"]
+    address: IPv4 = Field(description="The load balancer in front of the gateway nodes.")
+
+    @property
+    def ingress_address(self) -> str:
+        return str(self.address)
+
+
+GatewaySpec = Annotated[KeepalivedGateway | ExternalGateway, Field(discriminator="mode")]
 
 
 class RegistryS3(Section):
     """An S3-compatible bucket for the managed registry's images, instead of the node's disk."""
 
-    bucket: str = Field(min_length=1)
-    region: str = Field(min_length=1)
-    region_endpoint: str | None = Field(
+    bucket: Text
+    region: Text
+    region_endpoint: Text | None = Field(
         default=None, description="The endpoint URL of an S3-compatible service (MinIO, Ceph)."
     )
-    access_key: str = Field(min_length=1)
+    access_key: Text
     secret_key: Secret
-    root_directory: str = "/"
+    root_directory: Text = "/"
 
 
-class RegistrySpec(Section):
-    mode: Literal["builtin", "external", "managed"]
-    domain: str | None = None
-    namespace: str = "rainbond"
-    username: str | None = None
-    password: Secret | None = None
-    insecure: bool = Field(
-        default=False, description="external: the registry speaks plain HTTP or has no trusted CA."
+class BuiltinRegistry(Section):
+    """Rainbond's own rbd-hub behind goodrain.me."""
+
+    mode: Literal["builtin"]
+
+
+class ExternalRegistry(Section):
+    """A registry the operator runs (Harbor, a cloud registry)."""
+
+    mode: Literal["external"]
+    domain: Domain
+    namespace: Text = "rainbond"
+    username: Text
+    password: Secret
+    insecure: Flag = Field(
+        default=False, description="The registry speaks plain HTTP or has no trusted CA."
     )
-    port: Port = Field(default=5000, description="managed: the port the registry listens on.")
+
+
+class ManagedRegistry(Section):
+    """One registry on the node with the role registry."""
+
+    mode: Literal["managed"]
+    domain: Domain | None = None
+    namespace: Text = "rainbond"
+    username: Text | None = None
+    port: Port = Field(default=5000, description="The port the registry listens on.")
     s3: RegistryS3 | None = None
-    delete_data_on_destroy: bool = Field(
-        default=False, description="managed: `pulumi destroy` also deletes the images on disk."
+    delete_data_on_destroy: Flag = Field(
+        default=False, description="`pulumi destroy` also deletes the images on disk."
     )
 
 
-class DatabaseSpec(Section):
-    mode: Literal["builtin", "external", "managed"]
-    engine: Literal["mysql", "mariadb"] = "mariadb"
-    source: NodeName | None = None
-    replica: NodeName | None = None
-    host: str | None = None
+RegistrySpec = Annotated[
+    BuiltinRegistry | ExternalRegistry | ManagedRegistry, Field(discriminator="mode")
+]
+
+
+class BuiltinDatabase(Section):
+    """Rainbond's own single rbd-db pod."""
+
+    mode: Literal["builtin"]
+
+
+class ExternalDatabase(Section):
+    """A server the operator runs, with or without the two databases created."""
+
+    mode: Literal["external"]
+    host: Host
     port: Port = 3306
-    user: str = "rainbond"
-    password: Secret | None = None
-    admin_user: str | None = Field(
-        default=None, description="external: an account that may create the two databases."
+    user: Text = "rainbond"
+    password: Secret
+    admin_user: Text | None = Field(
+        default=None, description="An account that may create the two databases."
     )
     admin_password: Secret | None = None
-    client_networks: list[IPv4Network] = Field(
+
+
+class ManagedDatabase(Section):
+    """A source and a replica on the two nodes with the role mysql."""
+
+    mode: Literal["managed"]
+    engine: Literal["mysql", "mariadb"] = "mariadb"
+    source: NodeName
+    replica: NodeName
+    port: Port = 3306
+    user: Text = "rainbond"
+    client_networks: list[Network] = Field(
         default_factory=list,
-        description="managed: networks besides the nodes' internal addresses (and RKE2's pod"
-        " network) from which the Rainbond user may log in.",
+        description="Networks besides the nodes' internal addresses (and RKE2's pod network)"
+        " from which the Rainbond user may log in.",
     )
-    delete_data_on_destroy: bool = Field(
-        default=False, description="managed: `pulumi destroy` also deletes the data directories."
+    delete_data_on_destroy: Flag = Field(
+        default=False, description="`pulumi destroy` also deletes the data directories."
     )
+
+
+DatabaseSpec = Annotated[
+    BuiltinDatabase | ExternalDatabase | ManagedDatabase, Field(discriminator="mode")
+]
 
 
 class RainbondSpec(Section):
@@ -338,12 +338,11 @@ class RainbondSpec(Section):
     )
     chart_version: ChartVersion = CHART_VERSION
     install_version: InstallVersion = INSTALL_VERSION
-    image_repository: str = IMAGE_REPOSITORY
-    replicas: Annotated[int, Field(ge=1)] = 2
-    namespace: NodeName = "rbd-system"
-    http_domain: str | None = Field(
+    image_repository: Text = IMAGE_REPOSITORY
+    replicas: Replicas = 2
+    namespace: Namespace = "rbd-system"
+    http_domain: Host | None = Field(
         default=None,
-        pattern=_DNS1123.pattern,
         description="The wildcard DNS domain applications get HTTP names under"
         " (`*.<httpDomain>` must resolve to the gateway); unset, Rainbond uses <VIP>.nip.io.",
     )
@@ -353,7 +352,7 @@ class RainbondSpec(Section):
 
     @property
     def chart_is_repository(self) -> bool:
-        return self.chart.startswith(_URL_SCHEMES)
+        return self.chart.startswith(CHART_SCHEMES)
 
 
 class PreflightCheck(StrEnum):
@@ -375,8 +374,8 @@ class PreflightCheck(StrEnum):
 
 
 class PreflightSpec(Section):
-    min_memory_mib: Annotated[int, Field(ge=0)] = 4096
-    min_disk_gib: Annotated[int, Field(ge=0)] = 40
+    min_memory_mib: Amount = 4096
+    min_disk_gib: Amount = 40
     skip: list[PreflightCheck] = Field(
         default_factory=list, description="Checks to leave out, for operators who know why."
     )

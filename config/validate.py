@@ -13,12 +13,17 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails
 
+from .explain import excerpt_key, explain
+from .findings import Files, Finding, Level
 from .model import ClusterSpec
-from .rules import Files, Finding, Level, run_rules
+from .rules import run_rules
 
 PROJECT = "rainbond-ha"
+# Far deeper than any stack needs, far shallower than what makes recursion fail.
+MAX_DEPTH = 64
+# Far more values than any stack has, few enough to look at in a moment.
+MAX_VALUES = 100_000
 
 
 def _section_model(name: str, field: FieldInfo) -> type[BaseModel]:
@@ -44,8 +49,45 @@ class Report:
         return [f for f in self.findings if f.level is Level.WARNING]
 
 
+class TooDeep:
+    """Stands for a value that nested too deeply to be parsed at all."""
+
+
+def oversized(value: Any) -> str | None:
+    """Why a value is too large to validate (nested too deep, or YAML aliases expanding it into
+    too many values), or None. Checked without recursion and within MAX_VALUES steps."""
+    if isinstance(value, TooDeep):
+        return f"nests more than {MAX_DEPTH} levels deep"
+    stack = [(value, 0)]
+    count = 0
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            return f"holds more than {MAX_VALUES} values (YAML aliases repeat theirs)"
+        if depth > MAX_DEPTH:
+            return f"nests more than {MAX_DEPTH} levels deep"
+        if isinstance(item, dict | list):
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def _section(name: str, value: Any, context: dict[str, Any]) -> tuple[Any, list[Finding]]:
+    problem = oversized(value)
+    if problem:
+        return None, [
+            Finding(name, problem, "write the section out as docs/configuration.md shows")
+        ]
+    try:
+        parsed = _SECTIONS[name].model_validate({name: value}, context=context)
+    except ValidationError as error:
+        return None, explain(error.errors(include_url=False))
+    return getattr(parsed, name), []
+
+
 def validate(
-    raw: Mapping[str, Any], *, root: Path, files: Files, stack_file: bool = False
+    raw: Mapping[Any, Any], *, root: Path, files: Files, stack_file: bool = False
 ) -> Report:
     """Validates the `rainbond-ha:` config keys (prefix removed) of one stack.
 
@@ -53,17 +95,20 @@ def validate(
     """
     context = {"root": str(root), "stack_file": stack_file}
     findings = [
-        Finding(key, "is not a known key", f"use one of {', '.join(ClusterSpec.model_fields)}")
-        for key in sorted(raw.keys() - ClusterSpec.model_fields.keys())
+        Finding(
+            excerpt_key(key),
+            "is not a known key",
+            f"use one of {', '.join(ClusterSpec.model_fields)}",
+        )
+        for key in sorted(raw.keys() - ClusterSpec.model_fields.keys(), key=str)
     ]
     sections: dict[str, Any] = {}
     for name, field in ClusterSpec.model_fields.items():
         if name in raw:
-            try:
-                parsed = _SECTIONS[name].model_validate({name: raw[name]}, context=context)
-                sections[name] = getattr(parsed, name)
-            except ValidationError as error:
-                findings.extend(_explain(detail) for detail in error.errors())
+            section, problems = _section(name, raw[name], context)
+            findings.extend(problems)
+            if not problems:
+                sections[name] = section
         elif field.is_required():
             findings.append(
                 Finding(name, "is missing", f"set {PROJECT}:{name}; see docs/configuration.md")
@@ -73,36 +118,3 @@ def validate(
     findings.extend(run_rules(sections, files))
     valid = not any(f.level is Level.ERROR for f in findings)
     return Report(ClusterSpec.model_validate(sections) if valid else None, findings)
-
-
-def config_path(loc: tuple[int | str, ...]) -> str:
-    """`("nodes", 2, "roles")` -> `nodes[2].roles`."""
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else part
-    return path
-
-
-_HINTS = {
-    "ip_v4_address": "use an IPv4 address such as 192.0.2.10",
-    "ip_v4_interface": "use an IPv4 address with an optional prefix, such as 192.0.2.10/24",
-    "missing": "set it",
-    "extra_forbidden": "remove it or fix its spelling; see docs/configuration.md",
-}
-
-
-def _explain(detail: ErrorDetails) -> Finding:
-    path = config_path(detail["loc"])
-    kind = detail["type"]
-    if kind == "value_error":
-        wrong, _, right = detail["msg"].removeprefix("Value error, ").partition("; ")
-        return Finding(path, wrong, right or "see docs/configuration.md")
-    if kind in ("literal_error", "enum"):
-        expected = detail.get("ctx", {}).get("expected", "")
-        return Finding(path, f"{detail['input']!r} is not allowed", f"use {expected}")
-    if kind in ("missing", "extra_forbidden"):
-        wrong = "is missing" if kind == "missing" else "is not a known key"
-        return Finding(path, wrong, _HINTS[kind])
-    # Other messages would echo the input, which may be a secret: name the rule only.
-    right = _HINTS.get(kind, "see docs/configuration.md")
-    return Finding(path, f"invalid value ({detail['msg']})", right)

@@ -1,1 +1,1 @@
-"""The local lab (see lab/labctl.py and docs/lab.md)."""
+"""The local lab (docs/lab.md): tests and tools import from lab.labctl; the command is lab/lab."""

@@ -50,8 +50,15 @@ need_go() {
 # module_dir MODULE: the module's folder in the module cache, downloading it first when the cache is cold.
 module_dir() { go mod download -json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'; }
 
-# A key of the sources of a Go wrapper module, so a change to them rebuilds.
-src_key() { (cd "$1" && cat go.mod go.sum $(find . -name '*.go' | sort) | sha256sum | cut -c1-12); }
+# src_key DIR [PATH...]: a key of a Go wrapper module's go.mod, go.sum and the .go files under the
+# PATHs (default: all of them), so a change to what a binary is built from rebuilds that binary
+# only: editing a stand-in plugin does not rebuild the CLI.
+src_key() {
+    local dir=$1
+    shift
+    # shellcheck disable=SC2046 # one file name a word
+    (cd "$dir" && cat go.mod go.sum $(find "${@:-.}" -name '*.go' | sort) | sha256sum | cut -c1-12)
+}
 
 # --- the pulumi CLI and the Python language host -------------------------------------------------
 
@@ -62,7 +69,7 @@ if existing=$(command -v pulumi 2>/dev/null) && [ -x "$(dirname "$existing")/pul
     step "pulumi: using $("$existing" version) from PATH"
 else
     need_go
-    key="pulumi-v$PULUMI_VERSION-$(src_key "$here/go")"
+    key="pulumi-v$PULUMI_VERSION-$(src_key "$here/go" cmd/pulumi-language-python)"
     cli_bin="$cache/$key/bin"
     if [ -x "$cli_bin/pulumi" ] && [ -x "$cli_bin/pulumi-language-python" ]; then
         step "pulumi v$PULUMI_VERSION: cached"
@@ -113,7 +120,8 @@ install_plugin() {
     local dir="$pulumi_home/plugins/resource-$name-v$version"
     local from_user="$user_plugins/resource-$name-v$version/pulumi-resource-$name"
     local key binary
-    key="$name-v$version-$(src_key "$(plugin_module "$name")")"
+    # shellcheck disable=SC2046 # one folder a word
+    key="$name-v$version-$(src_key "$(plugin_module "$name")" $(plugin_folders "$name"))"
     binary="$cache/plugins/$key/pulumi-resource-$name"
     if [ -x "$from_user" ] && [ "$user_plugins" != "$pulumi_home/plugins" ]; then
         binary=$from_user
@@ -142,6 +150,14 @@ plugin_module() {
     esac
 }
 
+# plugin_folders NAME: the folders of its module a plugin is built from (none: all of them).
+plugin_folders() {
+    case $1 in
+    kubernetes) ;;
+    *) echo "internal cmd/pulumi-resource-$1" ;;
+    esac
+}
+
 build_kubernetes() {
     (
         cd "$here/go-kubernetes"
@@ -163,8 +179,11 @@ EOF
 }
 
 build_command() {
-    (cd "$here/go" && run go build -trimpath -o "$1" \
-        -ldflags "-s -w -X main.version=$PLUGIN_COMMAND_VERSION" ./cmd/pulumi-resource-command)
+    # The tests pin what the stand-in shares with upstream (secrecy, dialing, the agent); they run
+    # whenever its sources change, which is when it is built.
+    (cd "$here/go" && run go test ./internal/standin ./cmd/pulumi-resource-command &&
+        run go build -trimpath -o "$1" \
+            -ldflags "-s -w -X main.version=$PLUGIN_COMMAND_VERSION" ./cmd/pulumi-resource-command)
 }
 
 build_random() {

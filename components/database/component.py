@@ -18,7 +18,7 @@ from ipaddress import IPv4Network
 import pulumi
 
 from config import Node
-from config.model import DatabaseSpec
+from config.model import DatabaseSpec, ExternalDatabase, ManagedDatabase
 
 from ..shared.drift import Owned
 from ..shared.passwords import generated_password
@@ -71,17 +71,18 @@ class Database(pulumi.ComponentResource):
         as is `pod_network` when pods reach the server from their own addresses."""
         super().__init__("rainbond-ha:database:MySQLReplication", name, None, opts)
         self.connection = None
-        if database.mode == "external":
-            first = next(node for node in nodes if node.is_kubernetes_node)
-            self.connection = _external(name, database, first, steps, self)
-        elif database.mode == "managed":
-            clients = client_hosts(database, nodes, pod_network)
-            self.connection = _managed(name, database, nodes, clients, steps, self)
+        match database:
+            case ExternalDatabase():
+                first = next(node for node in nodes if node.is_kubernetes_node)
+                self.connection = _external(name, database, first, steps, self)
+            case ManagedDatabase():
+                clients = client_hosts(database, nodes, pod_network)
+                self.connection = _managed(name, database, nodes, clients, steps, self)
         self.register_outputs({} if self.connection is None else self.connection.outputs())
 
 
 def client_hosts(
-    database: DatabaseSpec, nodes: Sequence[Node], pod_network: IPv4Network | None
+    database: ManagedDatabase, nodes: Sequence[Node], pod_network: IPv4Network | None
 ) -> list[str]:
     """Where the Rainbond user may log in from: the cluster's nodes and its pod network."""
     networks = list(database.client_networks)
@@ -92,13 +93,12 @@ def client_hosts(
 
 def _managed(
     name: str,
-    database: DatabaseSpec,
+    database: ManagedDatabase,
     nodes: Sequence[Node],
     clients: list[str],
     steps: Steps,
     parent: pulumi.Resource,
 ) -> DatabaseConnection:
-    assert database.source and database.replica  # validated
     by_name = {node.name: node for node in nodes}
     source, replica = by_name[database.source], by_name[database.replica]
     dialect = files.DIALECTS[database.engine]
@@ -113,8 +113,20 @@ def _managed(
     # The replica's server changes first, the source's after it: while the source restarts for
     # a new setting, the replica is up to date and serving reads.
     servers: list[pulumi.Resource] = []
-    for node in (replica, source):
-        servers.append(_server(name, node, database, common, steps, parent, after=servers[-1:]))
+    for node, peer in ((replica, source), (source, replica)):
+        servers.append(
+            _server(
+                name,
+                node,
+                database,
+                common,
+                steps,
+                parent,
+                peer=peer,
+                replication_password=replication_password,
+                after=servers[-1:],
+            )
+        )
     pair = sorted((source, replica), key=lambda node: node.name)
 
     # Both nodes: after a switchover the other one replicates.
@@ -183,12 +195,18 @@ def _managed(
 def _server(
     name: str,
     node: Node,
-    database: DatabaseSpec,
+    database: ManagedDatabase,
     common: dict[str, str],
     steps: Steps,
     parent: pulumi.Resource,
+    *,
+    peer: Node,
+    replication_password: pulumi.Output[str],
     after: list[pulumi.Resource],
 ) -> pulumi.Resource:
+    """A node's server step. A writable server (the source) restarts for new options only once
+    `peer`, its replica, has applied everything it wrote, which it asks with the replication
+    login."""
     params = {**common, "DATA_DIR": files.DATA_DIR}
     dialect = files.DIALECTS[database.engine]
     if database.delete_data_on_destroy:
@@ -210,7 +228,9 @@ def _server(
             "CONFIG": files.server_config(
                 database.engine, address=node.internal_address, port=database.port
             ),
+            "PEER_ADDRESS": str(peer.internal_address),
         },
+        stdin=replication_password,
         depends_on=after,
         owns=Owned(
             files=(f"{dialect.config_dir}/{files.SERVER_CONFIG_FILE}",),
@@ -220,10 +240,9 @@ def _server(
 
 
 def _external(
-    name: str, database: DatabaseSpec, node: Node, steps: Steps, parent: pulumi.Resource
+    name: str, database: ExternalDatabase, node: Node, steps: Steps, parent: pulumi.Resource
 ) -> DatabaseConnection:
     """Checks from a cluster node that the server answers and holds both databases in utf8mb4."""
-    assert database.host and database.password  # validated
     password = database.password.get_secret_value()
     admin = database.admin_password.get_secret_value() if database.admin_password else ""
     steps.step(
@@ -249,7 +268,7 @@ def _external(
 
 
 def _connection(
-    database: DatabaseSpec, host: str, password: pulumi.Input[str]
+    database: ExternalDatabase | ManagedDatabase, host: str, password: pulumi.Input[str]
 ) -> DatabaseConnection:
     return DatabaseConnection(
         host=pulumi.Output.from_input(host),

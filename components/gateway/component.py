@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pulumi
 
 from config import Node
-from config.model import GatewaySpec
+from config.model import GatewaySpec, KeepalivedGateway
 
 from ..keepalived import keepalived_vip
 from ..shared.k8s_nodes import K8sNode, k8s_node
@@ -30,8 +30,7 @@ class Gateway(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("rainbond-ha:gateway:GatewayVip", name, None, opts)
-        if gateway.mode == "keepalived":
-            assert gateway.vip and gateway.interface and gateway.virtual_router_id  # validated
+        if isinstance(gateway, KeepalivedGateway):
             keepalived_vip(
                 f"{name}-keepalived",
                 instance="rainbond-gateway",

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from pulumi_command import local
 
 from config import Node
-from config.model import KubernetesSpec
+from config.model import KubernetesSpec, Rke2Kubernetes
 
 from ..shared.remote import Steps
 from .kubeconfig import api_access, api_server
@@ -51,7 +51,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         names = [node.name for node in nodes]
         ready: list[pulumi.Resource] = []
         identifier: str | None = None
-        if kubernetes.mode == "rke2":
+        if isinstance(kubernetes, Rke2Kubernetes):
             self.kubeconfig = install_rke2(name, kubernetes, nodes, steps, trust, self)
             self.api_endpoint = pulumi.Output.from_input(
                 f"https://{kubernetes.api_host}:{API_PORT}"

@@ -12,7 +12,7 @@ import pulumi
 from pulumi_command import remote
 
 from config import Node, Role
-from config.model import KubernetesSpec
+from config.model import Rke2Kubernetes
 
 from ..keepalived import keepalived_vip
 from ..shared.passwords import generated_password
@@ -30,7 +30,7 @@ KUBECONFIG = Scripts(__file__)("kubeconfig")
 
 def install_rke2(
     name: str,
-    kubernetes: KubernetesSpec,
+    kubernetes: Rke2Kubernetes,
     nodes: Sequence[Node],
     steps: Steps,
     trust: Mapping[str, pulumi.Resource],
@@ -150,7 +150,7 @@ def install_rke2(
     return pulumi.Output.secret(fetch.stdout)
 
 
-def snapshot_settings(kubernetes: KubernetesSpec) -> files.Snapshots:
+def snapshot_settings(kubernetes: Rke2Kubernetes) -> files.Snapshots:
     snapshots = kubernetes.etcd_snapshots
     s3 = snapshots.s3
     if s3 is None:

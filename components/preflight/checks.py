@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from config import ClusterSpec, Node, Role
-from config.model import PreflightCheck
+from config.model import (
+    KeepalivedGateway,
+    ManagedDatabase,
+    ManagedRegistry,
+    PreflightCheck,
+    Rke2Kubernetes,
+)
 
 RAINBOND_DIR = "/opt/rainbond"
 RKE2_DATA_DIR = "/var/lib/rancher"
@@ -64,23 +70,27 @@ class NodePlan:
 
 
 def plan(spec: ClusterSpec) -> dict[str, NodePlan]:
-    rke2 = spec.kubernetes.mode == "rke2"
-    database = spec.database
-    database_nodes = {database.source, database.replica} if database.mode == "managed" else set()
+    kubernetes, database, registry = spec.kubernetes, spec.database, spec.registry
+    rke2 = isinstance(kubernetes, Rke2Kubernetes)
+    api_vip = isinstance(kubernetes, Rke2Kubernetes) and kubernetes.api_keepalived is not None
+    managed_database = database if isinstance(database, ManagedDatabase) else None
+    database_nodes = (
+        {managed_database.source, managed_database.replica} if managed_database else set()
+    )
     plans = {}
     for node in spec.nodes:
         ports: dict[int, frozenset[str]] = {}
         if node.has(Role.GATEWAY):
             ports.update(dict.fromkeys(GATEWAY_PORTS, GATEWAY_OWNERS))
-        if node.name in database_nodes:
-            ports[database.port] = DATABASE_OWNERS
-        if node.has(Role.REGISTRY) and spec.registry.mode == "managed":
-            ports[spec.registry.port] = REGISTRY_OWNERS
+        if managed_database and node.name in database_nodes:
+            ports[managed_database.port] = DATABASE_OWNERS
+        if node.has(Role.REGISTRY) and isinstance(registry, ManagedRegistry):
+            ports[registry.port] = REGISTRY_OWNERS
         if node.has(Role.MASTER) and rke2:
             ports.update(RKE2_OWNERS)
         disks = (RAINBOND_DIR, RKE2_DATA_DIR) if rke2 else (RAINBOND_DIR,)
-        vrrp = (node.has(Role.GATEWAY) and spec.gateway.mode == "keepalived") or (
-            node.has(Role.MASTER) and rke2 and spec.kubernetes.api_keepalived is not None
+        vrrp = (node.has(Role.GATEWAY) and isinstance(spec.gateway, KeepalivedGateway)) or (
+            node.has(Role.MASTER) and api_vip
         )
         plans[node.name] = NodePlan(
             node=node,

@@ -21,6 +21,7 @@ from config import ClusterSpec
 
 from ..shared.remote import Scripts, Steps
 from . import checks
+from .host_keys import HostKeyCheck
 
 CHECK = Scripts(__file__)("check")
 
@@ -42,6 +43,13 @@ class Preflight(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("rainbond-ha:preflight:Preflight", name, None, opts)
+        pins = HostKeyCheck(
+            f"{name}-host-keys",
+            {node.name: (node.address, spec.logins[node.name]) for node in spec.nodes},
+            pulumi.ResourceOptions(parent=self),
+        )
+        # Every step waits for these facts, and they wait for the host keys.
+        steps = steps.after(pins)
         facts: dict[str, pulumi.Output[str]] = {}
         local_epochs: dict[str, pulumi.Output[str]] = {}
         urns: dict[str, pulumi.Output[str]] = {}

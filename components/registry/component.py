@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 
 from config import Node
-from config.model import RegistrySpec
+from config.model import BuiltinRegistry, ExternalRegistry, ManagedRegistry, RegistrySpec
 
 from ..shared.drift import Owned
 from ..shared.passwords import generated_login, generated_password
@@ -63,10 +63,10 @@ class ImageRegistry(pulumi.ComponentResource):
         includes RKE2's registries.yaml."""
         super().__init__("rainbond-ha:registry:ImageRegistry", name, None, opts)
         self.builtin = registry.mode == "builtin"
-        if registry.mode == "managed":
+        if isinstance(registry, ManagedRegistry):
             assert server is not None  # validated: a node has the registry role
             served = _managed(name, registry, server, steps, self)
-        elif registry.mode == "external":
+        elif isinstance(registry, ExternalRegistry):
             served = _external(name, registry, nodes[0], steps, self)
         else:
             # rbd-hub answers as goodrain.me behind the gateway, over http or unverified https.
@@ -80,7 +80,8 @@ class ImageRegistry(pulumi.ComponentResource):
             )
         self.trust = _trust_everywhere(name, nodes, served, vip, rke2, steps, self)
         self.domain = pulumi.Output.from_input(served.endpoint.domain)
-        self.namespace = pulumi.Output.from_input("" if self.builtin else registry.namespace)
+        namespace = "" if isinstance(registry, BuiltinRegistry) else registry.namespace
+        self.namespace = pulumi.Output.from_input(namespace)
         self.username = pulumi.Output.from_input(served.username)
         self.password = served.password
         self.register_outputs(
@@ -94,7 +95,7 @@ class ImageRegistry(pulumi.ComponentResource):
 
 
 def _managed(
-    name: str, registry: RegistrySpec, node: Node, steps: Steps, parent: pulumi.Resource
+    name: str, registry: ManagedRegistry, node: Node, steps: Steps, parent: pulumi.Resource
 ) -> Served:
     """A CA and a certificate made on the registry node, then the registry serving with them."""
     domain = registry.domain or f"{node.internal_address}:{registry.port}"
@@ -155,7 +156,7 @@ def _managed(
     )
 
 
-def _storage(registry: RegistrySpec) -> files.Filesystem | files.S3:
+def _storage(registry: ManagedRegistry) -> files.Filesystem | files.S3:
     if registry.s3 is None:
         return files.Filesystem()
     s3 = registry.s3
@@ -170,10 +171,9 @@ def _storage(registry: RegistrySpec) -> files.Filesystem | files.S3:
 
 
 def _external(
-    name: str, registry: RegistrySpec, node: Node, steps: Steps, parent: pulumi.Resource
+    name: str, registry: ExternalRegistry, node: Node, steps: Steps, parent: pulumi.Resource
 ) -> Served:
     """A registry someone else runs: checked from the first node before anything trusts it."""
-    assert registry.domain and registry.username and registry.password  # validated
     password = pulumi.Output.secret(registry.password.get_secret_value())
     check = steps.step(
         f"{name}-check",

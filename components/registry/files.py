@@ -129,10 +129,6 @@ class Endpoint:
         https = f"https://{self.domain}"
         return [https, f"http://{self.domain}"] if self.insecure else [https]
 
-    @property
-    def hosts_dir(self) -> str:
-        return f"{CERTS_D}/{self.domain}"
-
 
 def _toml_string(value: str) -> str:
     # A JSON string of ASCII text is a valid TOML basic string.

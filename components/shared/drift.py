@@ -10,13 +10,14 @@ which re-runs its idempotent script. docs/drift.md says why it works this way.
 
 from __future__ import annotations
 
-import pickle
 import subprocess
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 from pulumi import dynamic
+
+from .dynamic import pickler_restored
 
 MANIFESTS = "/var/lib/rainbond-ha/manifests"
 
@@ -59,15 +60,8 @@ class DriftProbe(dynamic.Resource, module="drift", name="Probe"):
             "lastDrift": None,
         }
         secret = pulumi.ResourceOptions(additional_secret_outputs=["privateKey"])
-        # The SDK's serialize_provider wraps pickle's _Pickler methods again on every call and
-        # never unwraps them: a program with a few hundred dynamic resources overflows the stack.
-        wrapped = ("_batch_setitems", "save_dict")
-        saved = {attribute: getattr(pickle._Pickler, attribute) for attribute in wrapped}
-        try:
+        with pickler_restored():
             super().__init__(_provider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
-        finally:
-            for attribute, method in saved.items():
-                setattr(pickle._Pickler, attribute, method)
 
 
 def _provider() -> dynamic.ResourceProvider:

@@ -6,7 +6,7 @@ a fake Node for every lab node, under the lab node's name and address, and runs 
 there: Deployments become ready and Jobs complete, though no container ever starts.
 
 Started by `lab up`, stopped with its data removed by `lab down`. Self-contained (standard library
-and the openssl CLI), because labctl.py runs it both as a script and as a package module.
+and the openssl CLI): the lab's other modules pass it what it needs.
 """
 
 from __future__ import annotations

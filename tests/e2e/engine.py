@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -24,11 +27,24 @@ def toolchain_versions() -> dict[str, str]:
     return pins
 
 
+@functools.cache
+def engine_tmp() -> Path:
+    """The engine's TMPDIR: private to this process and removed when it exits.
+
+    The kubernetes provider writes every kubeconfig it is given (client key included) to a new
+    file in TMPDIR, for Helm, and never removes it.
+    """
+    path = Path(tempfile.mkdtemp(prefix="rbd-engine-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def engine_env(state_dir: Path) -> dict[str, str]:
     """Environment for a pulumi process with its state in state_dir."""
     return {
         "PULUMI_BACKEND_URL": state_dir.as_uri(),
         "PULUMI_CONFIG_PASSPHRASE": TEST_PASSPHRASE,
+        "TMPDIR": str(engine_tmp()),
     }
 
 

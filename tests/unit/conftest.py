@@ -177,6 +177,11 @@ class Deployment:
         return [r for r in self.registrations.values() if r.parent == parent.urn]
 
 
+def depends_on(deployment: Deployment, resource: Registration, name: str) -> bool:
+    """Whether `resource` waits for the resource called `name`."""
+    return deployment.named(name).urn in resource.dependencies
+
+
 def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SECRET_SIG) == rpc._special_secret_sig
 

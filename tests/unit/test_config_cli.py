@@ -101,10 +101,10 @@ def test_encrypted_secrets_are_accepted_plain_ones_are_not(home: Path, tmp_path:
     assert "hunter2" not in result.stdout + result.stderr
 
 
-def test_unreadable_file_is_invalid(home: Path, tmp_path: Path) -> None:
+def test_a_missing_file_cannot_be_checked(home: Path, tmp_path: Path) -> None:
     result = run_config("check", str(tmp_path / "Pulumi.none.yaml"), home=home)
-    assert result.returncode == 1
-    assert "cannot read it" in result.stdout
+    assert result.returncode == 2
+    assert "Pulumi.none.yaml: cannot open it (No such file or directory)" in result.stderr
 
 
 def test_schema_describes_every_section(home: Path) -> None:

@@ -10,17 +10,19 @@ from typing import Any
 import pytest
 
 from components.database import files
+from components.database.component import SERVER
 from tests.unit.conftest import (
     FAKE_KUBECONFIG,
     Deployment,
     Registration,
     deploy,
     edited,
+    fake_password,
     is_secret,
     unwrap,
 )
+from tests.unit.edits import put
 from tests.unit.plan import COMMAND, NEXT_RELEASE, change, next_release, plan
-from tests.unit.test_config_rules import put
 
 NODE1, NODE2 = IPv4Address("10.0.0.11"), IPv4Address("10.0.0.12")
 
@@ -322,3 +324,15 @@ def test_external_mode_checks_from_a_cluster_node(dev_config: dict[str, Any]) ->
     assert unwrap(step.inputs["stdin"]) == "userpw\nadminpw\n"
     assert "delete" in step.inputs  # it may install the client, and removes it again
     assert external.outputs["database"].value["host"] == "db.example"
+
+
+def test_the_source_restarts_only_after_its_replica_applied_everything(dev: Deployment) -> None:
+    # Each server step knows the other node and gets the replication password to ask it.
+    replication_password = fake_password("database-replication-password", 32)
+    for node, peer in (("rbd-1", "192.0.2.12"), ("rbd-2", "192.0.2.11")):
+        server = dev.named(f"database-server-{node}")
+        assert rendered_params(server)["PEER_ADDRESS"] == peer
+        assert unwrap(server.inputs["stdin"]) == replication_password
+    script = (SERVER.folder / "server.sh").read_text()
+    # Asked before the new options file replaces the old one, so a refusal changes nothing.
+    assert script.index("WAIT_FUNCTION") < script.index('mv -f "${NEW}"')

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import Deployment, Registration, deploy, edited, fake_password, unwrap
-from tests.unit.test_config_rules import drop, put
+from lab.labctl import HOST_ADDR
+from tests.unit.conftest import Deployment, depends_on, deploy, edited, fake_password, unwrap
+from tests.unit.edits import drop, put
 
 PLATFORM = "rainbond-ha:platform:RainbondPlatform"
 COMMAND = "command:remote:Command"
@@ -27,10 +28,6 @@ COMPONENTS = {
 def steps(deployment: Deployment, component: str) -> list[str]:
     (parent,) = deployment.of_type(next(t for t, n in COMPONENTS.items() if n == component))
     return sorted(r.name for r in deployment.children(parent) if r.type == COMMAND)
-
-
-def depends_on(deployment: Deployment, resource: Registration, name: str) -> bool:
-    return deployment.named(name).urn in resource.dependencies
 
 
 def test_every_component_under_the_platform(dev: Deployment) -> None:
@@ -162,7 +159,7 @@ def test_existing_cluster_reads_the_kubeconfig_file(
 ) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
-        "apiVersion: v1\nclusters:\n- name: lab\n  cluster: {server: 'https://198.18.0.1:6443'}\n"
+        f"apiVersion: v1\nclusters:\n- name: lab\n  cluster: {{server: 'https://{HOST_ADDR}:6443'}}\n"
         "contexts:\n- name: lab\n  context: {cluster: lab}\ncurrent-context: lab\n"
     )
     deployment = deploy(
@@ -173,7 +170,7 @@ def test_existing_cluster_reads_the_kubeconfig_file(
     assert steps(deployment, "kubernetes") == []
     (provider,) = deployment.of_type("pulumi:providers:kubernetes")
     assert unwrap(provider.inputs["kubeconfig"]) == kubeconfig.read_text()
-    assert deployment.outputs["apiEndpoint"].value == "https://198.18.0.1:6443"
+    assert deployment.outputs["apiEndpoint"].value == f"https://{HOST_ADDR}:6443"
 
 
 def test_outputs(dev: Deployment) -> None:

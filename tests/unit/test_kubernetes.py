@@ -26,9 +26,17 @@ from components.kubernetes.component import NODE_CHECK
 from components.kubernetes.kubeconfig import api_access
 from components.kubernetes.rke2 import RKE2
 from config.rules import Files
-from tests.unit.conftest import Deployment, Registration, deploy, edited, is_secret, unwrap
-from tests.unit.test_config_rules import findings, put
-from tests.unit.test_graph import depends_on
+from lab.labctl import HOST_ADDR
+from tests.unit.conftest import (
+    Deployment,
+    Registration,
+    depends_on,
+    deploy,
+    edited,
+    is_secret,
+    unwrap,
+)
+from tests.unit.edits import findings, put
 
 LOCAL = "command:local:Command"
 CHECKER = NODE_CHECK
@@ -272,7 +280,7 @@ def existing(dev_config: dict[str, Any], tmp_path: Path) -> Deployment:
     kubeconfig.write_text(
         yaml.safe_dump(
             {
-                "clusters": [{"name": "c", "cluster": {"server": "https://198.18.0.1:6443"}}],
+                "clusters": [{"name": "c", "cluster": {"server": f"https://{HOST_ADDR}:6443"}}],
                 "users": [{"name": "u", "user": {"token": "s3cret-token"}}],
                 "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
                 "current-context": "x",

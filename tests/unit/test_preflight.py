@@ -14,7 +14,7 @@ from config import ClusterSpec
 from config.model import PreflightCheck
 from tests.unit import conftest
 from tests.unit.conftest import Deployment, deploy, edited, fake_preflight_facts, unwrap
-from tests.unit.test_config_rules import put
+from tests.unit.edits import put
 
 EPOCH = int(conftest.FAKE_EPOCH)
 DEV_NODES = ("rbd-1", "rbd-2", "rbd-3")

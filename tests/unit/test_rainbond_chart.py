@@ -12,7 +12,7 @@ import pytest
 from components.rainbond.patches import CLUSTER, RAINBOND_API, cluster_patches
 from config.model import RainbondSpec
 from tests.unit.conftest import ROOT, Deployment, deploy, edited, unwrap
-from tests.unit.test_config_rules import put
+from tests.unit.edits import put
 
 # Where Pulumi.lab.yaml takes the chart from: ../shared/fixtures/charts beside the project.
 CHART = ROOT.parent / "shared" / "fixtures" / "charts" / "rainbond-6.9.3.tgz"

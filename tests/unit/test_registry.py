@@ -21,7 +21,7 @@ from tests.unit.conftest import (
     is_secret,
     unwrap,
 )
-from tests.unit.test_config_rules import put
+from tests.unit.edits import put
 
 COMMAND = "command:remote:Command"
 NODES = ("rbd-1", "rbd-2", "rbd-3")

@@ -10,6 +10,11 @@ import pytest
 import yaml
 
 from components.registry import files
+from lab.labctl import VIP, address, node_address
+
+# Lab addresses from the lab's address plan (lab/subnet.py): node3 holds the lab's registry.
+NODE3 = node_address("node3")
+OTHER = address(99)
 
 SECRET = "httpsecret123"
 
@@ -72,24 +77,23 @@ def test_htpasswd_takes_bcrypt_only() -> None:
 @pytest.mark.parametrize(
     ("domain", "expected"),
     [
-        ("198.18.0.13:5000", "IP:198.18.0.13"),
-        ("registry.example.com:5000", "IP:198.18.0.13,DNS:registry.example.com"),
-        ("registry.example.com", "IP:198.18.0.13,DNS:registry.example.com"),
-        ("198.18.0.99:443", "IP:198.18.0.13,IP:198.18.0.99"),
+        (f"{NODE3}:5000", f"IP:{NODE3}"),
+        ("registry.example.com:5000", f"IP:{NODE3},DNS:registry.example.com"),
+        ("registry.example.com", f"IP:{NODE3},DNS:registry.example.com"),
+        (f"{OTHER}:443", f"IP:{NODE3},IP:{OTHER}"),
     ],
 )
 def test_server_certificate_names(domain: str, expected: str) -> None:
-    assert files.subject_alt_names(domain, IPv4Address("198.18.0.13")) == expected
+    assert files.subject_alt_names(domain, IPv4Address(NODE3)) == expected
 
 
 def test_managed_hosts_toml_verifies_with_our_ca() -> None:
-    endpoint = files.Endpoint("198.18.0.13:5000", ca_file=files.CA_FILE)
-    assert endpoint.hosts_dir == "/etc/containerd/certs.d/198.18.0.13:5000"
+    endpoint = files.Endpoint(f"{NODE3}:5000", ca_file=files.CA_FILE)
     parsed = tomllib.loads(files.hosts_toml(endpoint))
     assert parsed == {
-        "server": "https://198.18.0.13:5000",
+        "server": f"https://{NODE3}:5000",
         "host": {
-            "https://198.18.0.13:5000": {
+            f"https://{NODE3}:5000": {
                 "capabilities": ["pull", "resolve", "push"],
                 "ca": "/usr/local/share/ca-certificates/rainbond-ha-registry.crt",
             }
@@ -109,12 +113,12 @@ def test_insecure_hosts_toml_tries_unverified_https_then_http() -> None:
 
 
 def test_rke2_registries_with_ca_and_login() -> None:
-    endpoint = files.Endpoint("198.18.0.13:5000", ca_file=files.CA_FILE)
+    endpoint = files.Endpoint(f"{NODE3}:5000", ca_file=files.CA_FILE)
     parsed = yaml.safe_load(files.rke2_registries(endpoint, "rainbond", "pw"))
     assert parsed == {
-        "mirrors": {"198.18.0.13:5000": {"endpoint": ["https://198.18.0.13:5000"]}},
+        "mirrors": {f"{NODE3}:5000": {"endpoint": [f"https://{NODE3}:5000"]}},
         "configs": {
-            "198.18.0.13:5000": {
+            f"{NODE3}:5000": {
                 "auth": {"username": "rainbond", "password": "pw"},
                 "tls": {"ca_file": "/usr/local/share/ca-certificates/rainbond-ha-registry.crt"},
             }
@@ -133,5 +137,5 @@ def test_rke2_registries_insecure() -> None:
 
 
 def test_hosts_entries() -> None:
-    entries = files.hosts_entries({"goodrain.me": "198.18.0.10", "hub.lab": "198.18.0.13"})
-    assert entries == "198.18.0.10 goodrain.me\n198.18.0.13 hub.lab\n"
+    entries = files.hosts_entries({"goodrain.me": VIP, "hub.lab": NODE3})
+    assert entries == f"{VIP} goodrain.me\n{NODE3} hub.lab\n"

@@ -12,10 +12,9 @@ import pytest
 import yaml
 
 from components.kubernetes.kubeconfig import RENEWAL_DAYS, renewal_period
-from tests.unit.conftest import Deployment, deploy, edited, unwrap
+from tests.unit.conftest import Deployment, depends_on, deploy, edited, unwrap
+from tests.unit.edits import findings, put
 from tests.unit.plan import COMMAND, plan
-from tests.unit.test_config_rules import findings, put
-from tests.unit.test_graph import depends_on
 from tests.unit.test_kubernetes import rendered_params
 
 MASTERS = ["rbd-1", "rbd-2", "rbd-3", "rbd-4", "rbd-5"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.unit.conftest import ROOT, Deployment, deploy, edited, fake_password, unwrap
-from tests.unit.test_config_rules import put
+from tests.unit.edits import put
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 

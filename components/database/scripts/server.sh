@@ -1,7 +1,10 @@
 # The database server on this node: the engine's package and our options file, checked by the
 # server itself before it replaces the old one. Every node starts read-only; the source step
-# lifts that on the source. Params: Dialect's (PACKAGE, SERVICE, SERVER, VALIDATE, CONFIG_DIR),
-# CONFIG_FILE, CONFIG (the file's text), PORT.
+# lifts that on the source. A writable server restarts for new options only once the other node
+# (PEER_ADDRESS) has applied everything it wrote. Stdin: the replication password. Params:
+# Dialect's (PACKAGE, SERVICE, SERVER, VALIDATE, CONFIG_DIR, SOURCE_POSITION, WAIT_FUNCTION),
+# CONFIG_FILE, CONFIG (the file's text), PORT, PEER_ADDRESS, WAIT_SECONDS.
+IFS= read -r REPLICATION_PASSWORD || true
 say "server: ${PACKAGE} with ${CONFIG_DIR}/${CONFIG_FILE}"
 install_package "${PACKAGE}" "${SERVICE}.service"
 
@@ -17,6 +20,18 @@ fi
 rm -f "${NEW}.log"
 changed=false
 if ! cmp -s "${NEW}" "${CONFIG_DIR}/${CONFIG_FILE}"; then
+    if server_up && [ "$(sql -e 'SELECT @@GLOBAL.read_only' 2>/dev/null)" = 0 ]; then
+        # The source: its replica must hold every committed row before writes stop for the
+        # restart. Asked before the file changes, so a refusal leaves the node as it was.
+        read -r _ position <<<"$(sql -e "${SOURCE_POSITION}")"
+        replication_login "${REPLICATION_PASSWORD}"
+        trap 'rm -rf "${CLIENT_DIR}" "${NEW}"' EXIT
+        waited="$(remote_sql "${PEER_ADDRESS}" \
+            "SELECT ${WAIT_FUNCTION}('${position}', ${WAIT_SECONDS})" || echo unreachable)"
+        [ "${waited}" = 0 ] || fail "not restarting the source for its new options: the replica" \
+            "${PEER_ADDRESS} has not applied ${position} (${waited}); bring it back and run again"
+        say "the replica ${PEER_ADDRESS} has applied ${position}"
+    fi
     mv -f "${NEW}" "${CONFIG_DIR}/${CONFIG_FILE}"
     changed=true
 fi

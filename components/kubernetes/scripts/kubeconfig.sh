@@ -9,6 +9,8 @@
 # Params: API_ADDRESS, API_PORT, ACCOUNT, RENEWAL (changes once per renewal period).
 set -euo pipefail
 kube() { /var/lib/rancher/rke2/bin/kubectl --kubeconfig /etc/rancher/rke2/rke2.yaml "$@"; }
+work=$(umask 077 && mktemp -d)
+trap 'rm -rf "${work}"' EXIT
 kube apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: ServiceAccount
@@ -36,7 +38,8 @@ for _ in $(seq 1 60); do
 done
 [ -n "${token}" ] || { echo "the token of ${ACCOUNT} was not issued within 60 s" >&2; exit 1; }
 ca=$(kube config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
-cat <<EOF
+# Written to a private file and printed by kubectl, which also proves it parses.
+cat >"${work}/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
@@ -53,3 +56,4 @@ contexts:
   context: {cluster: rainbond-ha, user: ${ACCOUNT}}
 current-context: rainbond-ha
 EOF
+/var/lib/rancher/rke2/bin/kubectl config view --raw --kubeconfig "${work}/kubeconfig"

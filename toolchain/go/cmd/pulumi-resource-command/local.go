@@ -7,14 +7,16 @@ import (
 	"os/exec"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"rainbond-ha/toolchain/internal/standin"
 )
 
 // local runs commands on the machine running pulumi, with `interpreter` (default /bin/sh -c) in
 // `dir` (default the program's working directory), as upstream does.
 type local struct{}
 
-func (local) run(ctx context.Context, in resource.PropertyMap, script string, env map[string]string,
-	stdin io.Reader, stdout, stderr io.Writer,
+func (local) run(ctx context.Context, _ standin.Run, in resource.PropertyMap, script string,
+	env map[string]string, stdin io.Reader, stdout, stderr io.Writer,
 ) error {
 	args := []string{"/bin/sh", "-c"}
 	if v, ok := in["interpreter"]; ok && v.IsArray() && len(v.ArrayValue()) > 0 {

@@ -24,9 +24,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// Resource is one resource type of a stand-in provider. Inputs arrive with secrets unwrapped (the
-// provider tells the engine it does not accept secrets, so the engine strips them on the way in and
-// marks outputs secret on the way back by input name).
+// Resource is one resource type of a stand-in provider. Its methods see inputs and outputs with
+// secrets unwrapped; the server keeps track of secrecy around them (see Secrets).
 type Resource interface {
 	// Defaults fills input defaults, as the real provider's Check does.
 	Defaults(inputs resource.PropertyMap) resource.PropertyMap
@@ -38,6 +37,17 @@ type Resource interface {
 	Update(ctx context.Context, r Run, olds, news resource.PropertyMap, preview bool) (resource.PropertyMap, error)
 	// Delete undoes what Create did, given the last outputs.
 	Delete(ctx context.Context, r Run, olds resource.PropertyMap) error
+}
+
+// Secrets is implemented by a resource type whose real provider handles secrets itself: it takes
+// them from the engine as they are, marks more in Check (nested ones included) and returns outputs
+// with the secrets of their inputs at the same places. A provider whose every type implements
+// Secrets does the same, so its checked inputs and state carry the real provider's secrecy;
+// otherwise the engine strips secrets on the way in and marks outputs secret by top-level input
+// name on the way back, which loses secrets nested in an object the program made secret as a whole.
+type Secrets interface {
+	// MarkSecrets marks in checked inputs (the program's secrets kept) what the real Check marks.
+	MarkSecrets(checked resource.PropertyMap) resource.PropertyMap
 }
 
 // Run is what a resource operation may use to report progress.
@@ -56,7 +66,13 @@ func (r Run) Status(ctx context.Context, msg string) {
 // Serve runs a provider named name at version with the given resource types keyed by token.
 func Serve(name, version string, types map[string]Resource) {
 	err := provider.Main(name, func(host *provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
-		return &server{name: name, version: version, types: types, host: host}, nil
+		accept := len(types) > 0
+		for _, r := range types {
+			if _, ok := r.(Secrets); !ok {
+				accept = false
+			}
+		}
+		return &server{name: name, version: version, types: types, host: host, acceptSecrets: accept}, nil
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
@@ -69,12 +85,8 @@ type server struct {
 	name, version string
 	types         map[string]Resource
 	host          *provider.HostClient
+	acceptSecrets bool
 }
-
-var (
-	plain   = plugin.MarshalOptions{KeepUnknowns: true, SkipNulls: true}
-	outputs = plugin.MarshalOptions{KeepUnknowns: true}
-)
 
 func (s *server) resource(urn string) (Resource, error) {
 	typ := string(resource.URN(urn).Type())
@@ -86,12 +98,14 @@ func (s *server) resource(urn string) (Resource, error) {
 
 func (s *server) run(urn string) Run { return Run{Host: s.host, URN: resource.URN(urn)} }
 
-func unmarshal(props *structpb.Struct) (resource.PropertyMap, error) {
-	return plugin.UnmarshalProperties(props, plain)
+// unmarshal reads properties as the engine sent them: with secrets when the provider accepts them.
+func (s *server) unmarshal(props *structpb.Struct) (resource.PropertyMap, error) {
+	return plugin.UnmarshalProperties(props,
+		plugin.MarshalOptions{KeepUnknowns: true, SkipNulls: true, KeepSecrets: s.acceptSecrets})
 }
 
-func marshal(props resource.PropertyMap) (*structpb.Struct, error) {
-	return plugin.MarshalProperties(props, outputs)
+func (s *server) marshal(props resource.PropertyMap) (*structpb.Struct, error) {
+	return plugin.MarshalProperties(props, plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: s.acceptSecrets})
 }
 
 func (s *server) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
@@ -111,7 +125,7 @@ func (s *server) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*pulumirpc
 }
 
 func (s *server) Configure(context.Context, *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
-	return &pulumirpc.ConfigureResponse{SupportsPreview: true}, nil
+	return &pulumirpc.ConfigureResponse{SupportsPreview: true, AcceptSecrets: s.acceptSecrets}, nil
 }
 
 func (s *server) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
@@ -123,11 +137,15 @@ func (s *server) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumir
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetNews())
+	news, err := s.unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
 	}
-	checked, err := marshal(r.Defaults(news))
+	inputs := SecretsOf(news, r.Defaults(Reveal(news)))
+	if m, ok := r.(Secrets); ok && s.acceptSecrets {
+		inputs = m.MarkSecrets(inputs)
+	}
+	checked, err := s.marshal(inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -139,11 +157,13 @@ func (s *server) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc
 	if err != nil {
 		return nil, err
 	}
-	olds, err := unmarshal(req.GetOldInputs())
+	// With secrets kept, a value that only became secret (or stopped being one) is a change, as
+	// the real providers' diff sees it.
+	olds, err := s.unmarshal(req.GetOldInputs())
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetNews())
+	news, err := s.unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
 	}
@@ -210,15 +230,15 @@ func (s *server) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pul
 	if err != nil {
 		return nil, err
 	}
-	inputs, err := unmarshal(req.GetProperties())
+	inputs, err := s.unmarshal(req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
-	outs, err := r.Create(ctx, s.run(req.GetUrn()), inputs, req.GetPreview())
+	outs, err := r.Create(ctx, s.run(req.GetUrn()), Reveal(inputs), req.GetPreview())
 	if err != nil {
 		return nil, err
 	}
-	props, err := marshal(outs)
+	props, err := s.marshal(SecretsOf(inputs, outs))
 	if err != nil {
 		return nil, err
 	}
@@ -237,19 +257,19 @@ func (s *server) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pul
 	if err != nil {
 		return nil, err
 	}
-	olds, err := unmarshal(req.GetOlds())
+	olds, err := s.unmarshal(req.GetOlds())
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetNews())
+	news, err := s.unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
 	}
-	outs, err := r.Update(ctx, s.run(req.GetUrn()), olds, news, req.GetPreview())
+	outs, err := r.Update(ctx, s.run(req.GetUrn()), Reveal(olds), Reveal(news), req.GetPreview())
 	if err != nil {
 		return nil, err
 	}
-	props, err := marshal(outs)
+	props, err := s.marshal(SecretsOf(news, outs))
 	if err != nil {
 		return nil, err
 	}
@@ -261,11 +281,11 @@ func (s *server) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emp
 	if err != nil {
 		return nil, err
 	}
-	olds, err := unmarshal(req.GetProperties())
+	olds, err := s.unmarshal(req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
-	return &emptypb.Empty{}, r.Delete(ctx, s.run(req.GetUrn()), olds)
+	return &emptypb.Empty{}, r.Delete(ctx, s.run(req.GetUrn()), Reveal(olds))
 }
 
 // Read returns the recorded state: like the real providers, the stand-ins cannot observe a

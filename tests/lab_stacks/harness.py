@@ -1,0 +1,112 @@
+"""Pulumi stacks on the lab: the lab stack's configuration with overrides, in a scratch project.
+
+Each test stack lives in its own scratch folder and state backend, so tests never touch the
+repository's stack files or one another's state.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+from tests.e2e.engine import PROJECT_ROOT, write_project_file
+from tests.e2e.engine import stack as engine_stack
+
+MAIN = """\
+import sys
+
+sys.path.insert(0, {root!r})
+
+from tests.lab_stacks.program import main
+
+main()
+"""
+
+
+def lab_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Pulumi.lab.yaml's config, with `rainbond-ha:<section>` keys replaced by overrides."""
+    stack_file = yaml.safe_load((PROJECT_ROOT / "Pulumi.lab.yaml").read_text())
+    config: dict[str, Any] = copy.deepcopy(stack_file["config"])
+    for key, value in (overrides or {}).items():
+        config[f"rainbond-ha:{key}"] = value
+    return config
+
+
+def component_stack(
+    name: str,
+    where: Path,
+    components: Collection[str],
+    overrides: dict[str, Any] | None = None,
+) -> auto.Stack:
+    """A stack of Preflight plus `components` (or "platform" for everything) on the lab nodes."""
+    project = where / "project"
+    project.mkdir(parents=True)
+    write_project_file(project, "rainbond-ha")
+    (project / "__main__.py").write_text(MAIN.format(root=str(PROJECT_ROOT)))
+    config = lab_config(overrides)
+    if "platform" not in components:
+        # Only the release talks to Kubernetes; without it the cluster is never contacted, so an
+        # unreachable loopback address stands in for the lab API server.
+        config["rainbond-ha:kubernetes"] = {
+            "mode": "existing",
+            "kubeconfigPath": str(_unused_kubeconfig(where)),
+        }
+    config["harness:components"] = list(components)
+    # The lab stack's relative paths (key file, kubeconfig, chart) are from the project root.
+    config = _absolute_paths(config)
+    (project / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": config}))
+    return engine_stack(name, project, where / "state")
+
+
+def _unused_kubeconfig(where: Path) -> Path:
+    path = where / "kubeconfig"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "none", "cluster": {"server": "https://127.0.0.1:9"}}],
+                "users": [{"name": "none", "user": {"token": "unused"}}],
+                "contexts": [{"name": "none", "context": {"cluster": "none", "user": "none"}}],
+                "current-context": "none",
+            }
+        )
+    )
+    return path
+
+
+def _absolute_paths(config: dict[str, Any]) -> dict[str, Any]:
+    def fix(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: fix(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        if (
+            isinstance(value, str)
+            and key in PATH_KEYS
+            and "://" not in value
+            and not os.path.isabs(value)
+        ):
+            return str((PROJECT_ROOT / value).resolve())
+        return value
+
+    return {k: fix(v) for k, v in config.items()}
+
+
+PATH_KEYS = {"privateKeyFile", "kubeconfigPath", "chart", "knownHostsFile"}
+
+
+def set_section(stack: auto.Stack, section: str, value: Any) -> None:
+    """Replaces `rainbond-ha:<section>` in the stack's file, as an operator edits it."""
+    workspace = stack.workspace
+    assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir
+    path = Path(workspace.work_dir) / f"Pulumi.{stack.name}.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["config"][f"rainbond-ha:{section}"] = _absolute_paths({section: value})[section]
+    path.write_text(yaml.safe_dump(document))

@@ -1,0 +1,93 @@
+"""Nodes join and leave a running platform; only that node's steps are made or removed.
+
+The lab grows a fourth node for this test (`lab/lab up --nodes 4`) and shrinks back after it. On
+a whole-platform stack that serves (probes of tests/lab_stacks/rolling.py around every `up`): node4
+joins as a build node and Kubernetes worker, then leaves; then it joins as a third gateway node,
+then leaves. Each join creates only node4's resources and updates others in place at most, each
+leave deletes only node4's, node4 is then as destroy would leave it, and a further `up` changes
+nothing. About 5 minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from lab.labctl import node_address, require_lab_up
+from tests.e2e.engine import PROJECT_ROOT
+from tests.lab_stacks.audit import differences, node_items, undocumented
+from tests.lab_stacks.harness import lab_config, set_section
+from tests.lab_stacks.rolling import Platform, rolled, serving_platform
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+
+NEW = "node4"
+LAB = str(PROJECT_ROOT / "lab" / "lab")
+
+
+def lab_nodes(count: int) -> None:
+    subprocess.run([LAB, "up", "--nodes", str(count)], check=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    require_lab_up()
+    lab_nodes(4)
+    try:
+        with serving_platform("joinleave", tmp_path_factory.mktemp("joinleave"), PROJECT_ROOT) as p:
+            yield p
+    finally:
+        lab_nodes(3)
+
+
+def nodes_with(roles: list[str] | None) -> list[dict[str, Any]]:
+    nodes: list[dict[str, Any]] = list(lab_config()["rainbond-ha:nodes"])
+    if roles is not None:
+        nodes.append({"name": NEW, "address": node_address(NEW), "roles": roles})
+    return nodes
+
+
+@pytest.fixture(scope="module")
+def node4_before(platform: Platform) -> dict[str, str]:
+    """node4 as the lab made it, before it joins."""
+    return node_items(NEW)
+
+
+def test_node4_joins_as_build_node_and_worker(
+    platform: Platform, node4_before: dict[str, str]
+) -> None:
+    set_section(platform.stack, "nodes", nodes_with(["worker", "build"]))
+    joined = rolled(platform, NEW)
+    assert f"build-{NEW}" in joined.created and f"registry-trust-{NEW}" in joined.created
+    assert not joined.deleted
+    for report in joined.probes.reports.values():
+        assert report.failures == 0, report
+
+
+def test_node4_leaves_clean(platform: Platform, node4_before: dict[str, str]) -> None:
+    set_section(platform.stack, "nodes", nodes_with(None))
+    left = rolled(platform, NEW)
+    assert f"build-{NEW}" in left.deleted and not left.created
+    for report in left.probes.reports.values():
+        assert report.failures == 0, report
+    assert undocumented(differences(node4_before, node_items(NEW))) == {}
+
+
+def test_node4_joins_and_leaves_the_gateway_group(platform: Platform) -> None:
+    set_section(platform.stack, "nodes", nodes_with(["gateway"]))
+    joined = rolled(platform, NEW)
+    assert f"gateway-keepalived-{NEW}" in joined.created, joined.created
+    assert joined.report("gateway VIP").failures == 0
+    set_section(platform.stack, "nodes", nodes_with(None))
+    left = rolled(platform, NEW)
+    assert f"gateway-keepalived-{NEW}" in left.deleted, left.deleted
+    assert left.report("gateway VIP").failures == 0
+
+
+def test_a_further_up_changes_nothing(platform: Platform) -> None:
+    result = platform.stack.up(on_output=print)
+    assert set(result.summary.resource_changes or {}) == {"same"}
