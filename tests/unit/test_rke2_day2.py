@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from components.kubernetes.kubeconfig import RENEWAL_DAYS, renewal_period
+from components.kubernetes.rke2 import RKE2
 from tests.unit.conftest import Deployment, depends_on, deploy, edited, unwrap
 from tests.unit.edits import findings, put
 from tests.unit.plan import COMMAND, plan
@@ -195,3 +198,44 @@ def test_a_renewed_credential_updates_the_provider_instead_of_replacing_it(
 ) -> None:
     (provider,) = dev.of_type("pulumi:providers:kubernetes")
     assert unwrap(provider.inputs["clusterIdentifier"]) == "rke2-kubernetes"
+
+
+def _bootstrap_decision(tmp_path: Path, *, bootstrap: bool, data: bool, answers: bool) -> str:
+    """Runs rke2.sh's own decision (from `config=` to the config.yaml write) with the node's
+    facts stubbed: its etcd data, and whether anything answers on 9345. Returns config.yaml."""
+    script = RKE2.path.read_text()
+    start = script.index("config=${CONFIG%")
+    end = script.index("\n", script.index('write "${etc}/config.yaml" 0600 "${config}"'))
+    if data:
+        (tmp_path / "wal").mkdir()
+    stubs = f"""
+set -euo pipefail
+etc={tmp_path}; etcd_wal={tmp_path}/wal; restart_for=()
+BOOTSTRAP={"1" if bootstrap else ""}; REGISTRATION=192.0.2.20; PEERS="192.0.2.12 192.0.2.13"
+CONFIG=$'node-name: rbd-1\\nserver: https://192.0.2.20:9345\\ntls-san: [192.0.2.20]\\n'
+anyone_serves() {{ {"true" if answers else "false"}; }}
+sleep() {{ :; }}
+log() {{ echo "$*"; }}
+write() {{ printf '%s\\n' "$3" >"$1"; }}
+"""
+    subprocess.run(["bash", "-c", stubs + script[start:end]], check=True, capture_output=True)
+    return (tmp_path / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("bootstrap", "data", "answers", "initialises"),
+    [
+        (True, False, False, True),  # the stack's first deployment
+        (True, True, False, False),  # a rerun or an upgrade: its own member restarts
+        (True, False, True, False),  # the first server replaced: the others answer, it joins
+        (False, False, False, False),  # any other server never initialises
+    ],
+)
+def test_only_a_bootstrap_server_alone_and_empty_initialises(
+    tmp_path: Path, bootstrap: bool, data: bool, answers: bool, initialises: bool
+) -> None:
+    config = yaml.safe_load(
+        _bootstrap_decision(tmp_path, bootstrap=bootstrap, data=data, answers=answers)
+    )
+    assert ("server" not in config) is initialises
+    assert config["tls-san"] == ["192.0.2.20"]
