@@ -26,6 +26,9 @@ PULUMI_ACCOUNT = "rainbond-ha"
 _TOKEN_LENGTH = 48
 RKE2 = Scripts(__file__)("rke2")
 KUBECONFIG = Scripts(__file__)("kubeconfig")
+MEMBER = Scripts(__file__)("member")
+# How long a new agent may take to register and become Ready.
+_MEMBER_WAIT_SECONDS = 600
 
 
 def install_rke2(
@@ -132,6 +135,19 @@ def install_rke2(
                 depends_on=[*(chain[-1:] or api_vip), *uploads.values()],
             )
         )
+    # Each agent's membership, kept from the first server: it depends on the agent's step, so
+    # when the agent leaves, its drain runs (this step's delete) before the agent's uninstall.
+    members = [
+        on(masters[0].name).step(
+            f"{name}-member-{node.name}",
+            masters[0],
+            MEMBER,
+            parent=parent,
+            params={"NODE_NAME": node.name, "WAIT_SECONDS": str(_MEMBER_WAIT_SECONDS)},
+            depends_on=[step],
+        )
+        for node, step in zip(agents, chain[len(masters) :], strict=True)
+    ]
     fetch = on(masters[0].name).step(
         f"{name}-kubeconfig",
         masters[0],
@@ -145,7 +161,7 @@ def install_rke2(
         },
         secret_stdout=True,
         changes_node=False,
-        depends_on=chain,
+        depends_on=[*chain, *members],
     )
     return pulumi.Output.secret(fetch.stdout)
 

@@ -118,6 +118,8 @@ def test_each_node_runs_kubernetes_after_it_trusts_the_registry(
         "kubernetes-server-rbd-2": {"rbd-2"},
         "kubernetes-server-rbd-3": {"rbd-3"},
         "kubernetes-agent-rbd-4": {"rbd-4"},
+        # The agent's membership is kept from the first server.
+        "kubernetes-member-rbd-4": {"rbd-1"},
         "kubernetes-kubeconfig": {"rbd-1"},
         # One VIP for the masters, configured as a group: each of its steps waits for all of
         # theirs, which grows with the masters only.

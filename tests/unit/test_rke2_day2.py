@@ -239,3 +239,19 @@ def test_only_a_bootstrap_server_alone_and_empty_initialises(
     )
     assert ("server" not in config) is initialises
     assert config["tls-san"] == ["192.0.2.20"]
+
+
+def test_a_leaving_agent_is_drained_from_the_first_server_before_its_uninstall(
+    five: dict[str, Any], five_deployed: Deployment
+) -> None:
+    member = five_deployed.named("kubernetes-member-rbd-7")
+    # The member step depends on the agent's, so the engine deletes it (the drain) first.
+    assert depends_on(five_deployed, member, "kubernetes-agent-rbd-7")
+    assert "192.0.2.11" in str(unwrap(member.inputs["connection"]))  # rbd-1, the first server
+    delete = str(unwrap(member.inputs["delete"]))
+    order = ["kube cordon", "kube drain", 'kube delete node "${NODE_NAME}"']
+    positions = [delete.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    changes = plan(five_deployed, deploy(edited(five, lambda c: c["nodes"].pop())), COMMAND)
+    assert changes["kubernetes-member-rbd-7"] == changes["kubernetes-agent-rbd-7"] == "delete"
+    assert changes["kubernetes-member-rbd-6"] == "same"

@@ -8,7 +8,8 @@
 # Then rke2-uninstall.sh: services, binaries, containers, /etc/rancher/rke2 and the data under
 # /var/lib/rancher/rke2 (etcd and its local snapshots) go. registries.yaml belongs to the
 # registry trust step and is put back; that step's own delete removes it when the node leaves.
-# An agent holds no admin credentials, so it cannot drain itself: docs/operations.md says how.
+# An agent holds no admin credentials, so it cannot drain itself: its member step on the first
+# server (member-delete.sh) has drained and deleted its node before this runs.
 # Params (those of rke2.sh): ROLE, NODE_NAME, ARTIFACTS, PEERS (the other servers' addresses),
 # API_PORT, S3_SECRET_FILE.
 set -euo pipefail
@@ -26,7 +27,7 @@ api_answers() {
 leave_cluster() {
   local peer="" address waited=0
   if [ "${ROLE}" = agent ]; then
-    log "an agent cannot drain itself; drain and delete node ${NODE_NAME} from a server first"
+    log "an agent leaves through its member step on the first server, which ran before this"
     return 0
   fi
   for address in ${PEERS}; do
