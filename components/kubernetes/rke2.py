@@ -98,6 +98,7 @@ def install_rke2(
             "SUPERVISOR_PORT": str(files.SUPERVISOR_PORT),
             "S3_SECRET_FILE": files.S3_SECRET_FILE,
             "TRUST_DIGEST": trust_digest(trust[node.name]),
+            "SERVERS": " ".join(master.name for master in masters),
         }
 
     s3 = kubernetes.etcd_snapshots.s3

@@ -255,3 +255,42 @@ def test_a_leaving_agent_is_drained_from_the_first_server_before_its_uninstall(
     changes = plan(five_deployed, deploy(edited(five, lambda c: c["nodes"].pop())), COMMAND)
     assert changes["kubernetes-member-rbd-7"] == changes["kubernetes-agent-rbd-7"] == "delete"
     assert changes["kubernetes-member-rbd-6"] == "same"
+
+
+FAKE_KUBECTL = """#!/bin/bash
+echo "$*" >>"$CALLS"
+case "$*" in
+  *"get nodes -l node-role.kubernetes.io/etcd=true"*) printf 'rbd-1\\nrbd-2\\nrbd-8\\nrbd-9\\n' ;;
+  *"get node rbd-8"*Ready*) echo True ;;
+  *"get node rbd-9"*Ready*) echo Unknown ;;
+  *"get node rbd-9"*removed-node-name*) echo rbd-9-1a2b3c4d ;;
+esac
+"""
+
+
+def test_a_dead_server_that_left_the_stack_is_taken_out_of_etcd(tmp_path: Path) -> None:
+    """rke2.sh's own forget_dead_servers(), against a fake kubectl: rbd-9 left the stack and is
+    not Ready (dead), rbd-8 left but still runs (its own delete drains it), rbd-1 and rbd-2 stay."""
+    script = RKE2.path.read_text()
+    start = script.index("forget_dead_servers() {")
+    function = script[start : script.index("\n}\n", start) + 3]
+    kubectl, calls = tmp_path / "kubectl", tmp_path / "calls"
+    kubectl.write_text(FAKE_KUBECTL)
+    kubectl.chmod(0o755)
+    program = (
+        f'kubectl=({kubectl}); SERVERS="rbd-1 rbd-2 rbd-3"; log() {{ :; }}; sleep() {{ :; }}\n'
+        f"{function}forget_dead_servers\n"
+    )
+    subprocess.run(["bash", "-c", program], check=True, env={"CALLS": str(calls)}, timeout=20)
+    changes = [line for line in calls.read_text().splitlines() if not line.startswith("get ")]
+    assert changes == [
+        "annotate node rbd-9 --overwrite etcd.k3s.cattle.io/remove=true",
+        "delete node rbd-9",
+    ]
+
+
+def test_dead_servers_are_forgotten_before_etcd_health_is_judged(dev: Deployment) -> None:
+    create = str(unwrap(dev.named("kubernetes-server-rbd-2").inputs["create"]))
+    body = create[create.index('if [ "${ROLE}" = server ]; then\n  wait_for "local /readyz"') :]
+    assert body.index("forget_dead_servers") < body.index("every etcd member healthy")
+    assert rendered_params(dev.named("kubernetes-server-rbd-2"))["SERVERS"] == "rbd-1 rbd-2 rbd-3"

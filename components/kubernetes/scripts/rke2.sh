@@ -7,7 +7,8 @@
 # address with `server:`), ARTIFACTS (directory on the node, empty = download), REGISTRATION (the
 # fixed registration address), PEERS (the other servers' addresses), BOOTSTRAP (1 on the one
 # server that may initialise a cluster when none exists), API_PORT, SUPERVISOR_PORT,
-# S3_SECRET_FILE, TRUST_DIGEST (changes when this node's registry trust does).
+# S3_SECRET_FILE, TRUST_DIGEST (changes when this node's registry trust does), SERVERS (the names
+# of every server the stack has).
 # registries.yaml is the registry trust step's, written before this runs.
 set -euo pipefail
 IFS= read -r TOKEN
@@ -86,6 +87,32 @@ etcd_healthy() {
     endpoint health --cluster
 }
 
+# A server the stack no longer has whose Node is not Ready has died: it cannot run its own delete,
+# so the servers that stay take its etcd member out (k3s's member controller removes the member of
+# a node annotated etcd.k3s.cattle.io/remove) and delete its Node, before etcd's health is judged
+# and before a successor joins. A leaving server that still runs is left to its own delete,
+# which drains it first.
+forget_dead_servers() {
+  local name ready waited
+  for name in $("${kubectl[@]}" get nodes -l node-role.kubernetes.io/etcd=true \
+      -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}'); do
+    case " ${SERVERS} " in *" ${name} "*) continue ;; esac
+    ready=$("${kubectl[@]}" get node "${name}" \
+      -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')
+    [ "${ready}" = True ] && continue
+    log "server ${name} left the stack and is not Ready: removing its etcd member and its Node"
+    "${kubectl[@]}" annotate node "${name}" --overwrite etcd.k3s.cattle.io/remove=true
+    waited=0
+    until [ -n "$("${kubectl[@]}" get node "${name}" \
+      -o jsonpath='{.metadata.annotations.etcd\.k3s\.cattle\.io/removed-node-name}')" ]; do
+      [ "${waited}" -lt 180 ] || { log "FAILED: the etcd member of ${name} is still there"; exit 1; }
+      sleep 5
+      waited=$((waited + 5))
+    done
+    "${kubectl[@]}" delete node "${name}"
+  done
+}
+
 # 1. Files. The token goes to a 0600 file named by config.yaml's token-file, the S3 secret key
 #    to a 0600 drop-in, so no secret is on a command line or in config.yaml.
 install -d -m 0700 "${etc}" "${state}"
@@ -154,6 +181,7 @@ else
 fi
 if [ "${ROLE}" = server ]; then
   wait_for "local /readyz" 900 local_readyz
+  forget_dead_servers
   wait_for "every etcd member healthy" 300 etcd_healthy
 else
   wait_for "${unit}" 300 systemctl is-active --quiet "${unit}.service"
