@@ -294,3 +294,10 @@ def test_dead_servers_are_forgotten_before_etcd_health_is_judged(dev: Deployment
     body = create[create.index('if [ "${ROLE}" = server ]; then\n  wait_for "local /readyz"') :]
     assert body.index("forget_dead_servers") < body.index("every etcd member healthy")
     assert rendered_params(dev.named("kubernetes-server-rbd-2"))["SERVERS"] == "rbd-1 rbd-2 rbd-3"
+
+
+def test_rke2_never_starts_without_the_registry_trust(dev: Deployment) -> None:
+    create = str(unwrap(dev.named("kubernetes-server-rbd-3").inputs["create"]))
+    guard = create.index('if [ ! -f "${etc}/registries.yaml" ]; then')
+    assert guard < create.index('systemctl restart "${unit}.service"')
+    assert "registry-trust-${NODE_NAME}" in create[guard:]

@@ -163,8 +163,14 @@ else
 fi
 
 # 3. RKE2 renders containerd's registry configuration from registries.yaml only when it starts.
-registries=none
-[ -f "${etc}/registries.yaml" ] && registries=$(sha256sum "${etc}/registries.yaml" | cut -d' ' -f1)
+#    The trust step wrote it before this step ever ran; if it is gone (RKE2 uninstalled
+#    by hand), RKE2 would start pulling from the wrong place, so stop here.
+if [ ! -f "${etc}/registries.yaml" ]; then
+  log "FAILED: ${etc}/registries.yaml is missing; the registry trust step writes it:" \
+    "pulumi up --replace <the URN of registry-trust-${NODE_NAME}> writes it again"
+  exit 1
+fi
+registries=$(sha256sum "${etc}/registries.yaml" | cut -d' ' -f1)
 [ "${registries}" = "$(cat "${state}/registries.sha256" 2>/dev/null || true)" ] || restart_for+=(registries)
 systemctl is-active --quiet "${unit}.service" || restart_for+=(stopped)
 
