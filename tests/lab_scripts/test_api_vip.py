@@ -96,7 +96,7 @@ def pair() -> Iterator[None]:
         yield
     finally:
         for node in NODES:
-            on(node, render(SCRIPT.delete.text, node_params(instance(node))))
+            on(node, render(SCRIPT.delete.text, node_params(instance(node))), PASSWORD + "\n")
             stop_standin(node)
             on(node, f"rm -rf {STANDIN_DIR}")
 
