@@ -113,7 +113,13 @@ def _explain(detail: ErrorDetails) -> Finding:
         wrong, _, right = str(detail["msg"]).removeprefix("Value error, ").partition("; ")
         return Finding(path, wrong, right or DOCS)
     if kind_ in ("literal_error", "enum"):
-        return Finding(path, f"{excerpt(value)} is not allowed", f"use {ctx.get('expected', '')}")
+        # A list or mapping is not shown: it may hold a `{secure: ...}` value.
+        wrong = (
+            f"is {kind(value)}, not one of the choices"
+            if isinstance(value, dict | list)
+            else f"{excerpt(value)} is not allowed"
+        )
+        return Finding(path, wrong, f"use {ctx.get('expected', '')}")
     return Finding(path, *_shape(kind_, value, secret, ctx))
 
 

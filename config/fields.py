@@ -78,6 +78,32 @@ Port = Annotated[int, _whole(1, 65535, "a port number"), _range_schema(1, 65535)
 RouterId = Annotated[int, _whole(1, 255, "a VRRP router id"), _range_schema(1, 255)]
 Replicas = Annotated[int, _whole(1, None, "a number of replicas"), _range_schema(1)]
 Amount = Annotated[int, _whole(0, None, "a whole number"), _range_schema(0)]
+Count = Annotated[int, _whole(1, None, "a count"), _range_schema(1)]
+
+_NODE_PATH = re.compile(r"/[A-Za-z0-9._/-]*")
+_CALENDAR = re.compile(r"[A-Za-z0-9*,:/.~ -]+")
+
+
+def _node_path(value: str) -> str:
+    if not _NODE_PATH.fullmatch(value) or "/../" in f"{value}/" or value.rstrip("/") == "":
+        raise ValueError(
+            f"{excerpt(value)} is not an absolute path of a directory on the node; write one like"
+            " /var/backups/rainbond-ha (letters, digits, '.', '_', '-' and '/', no '..')"
+        )
+    return value.rstrip("/")
+
+
+def _calendar(value: str) -> str:
+    if not _CALENDAR.fullmatch(value):
+        raise ValueError(
+            f"{excerpt(value)} is not a systemd calendar event; write one like"
+            " '*-*-* 02:00:00' (daily at 02:00) or 'hourly' (man systemd.time)"
+        )
+    return value
+
+
+NodePath = Annotated[Text, AfterValidator(_node_path)]
+Calendar = Annotated[Text, AfterValidator(_calendar)]
 
 
 def _name(pattern: re.Pattern[str], wrong: str, right: str) -> AfterValidator:
@@ -233,6 +259,8 @@ Host = Annotated[
 
 
 def _domain_problem(text: str) -> str | None:
+    if text.startswith("http://"):
+        return f"{excerpt(text)} is a URL, not a host (plain HTTP is registry.insecure: true)"
     host, colon, port = (
         text.rpartition(":") if ":" in text and "://" not in text else (text, "", "")
     )

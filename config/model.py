@@ -26,7 +26,9 @@ from .fields import (
     RKE2_VERSION,
     Amount,
     ApiAddress,
+    Calendar,
     ChartVersion,
+    Count,
     Domain,
     Flag,
     Host,
@@ -38,6 +40,7 @@ from .fields import (
     Namespace,
     Network,
     NodeName,
+    NodePath,
     Port,
     Replicas,
     Rke2Version,
@@ -307,6 +310,32 @@ class ExternalDatabase(Section):
     admin_password: Secret | None = None
 
 
+class BackupCopy(Section):
+    """Where each backup run copies the backup directory to, with rsync over SSH."""
+
+    host: Host
+    port: Port = 22
+    user: Text = "root"
+    path: NodePath
+    private_key: Secret = Field(description="The SSH key that logs in there (a secret).")
+    host_key: HostKey = Field(description="That host's key, as one line of `ssh-keyscan`.")
+
+
+class DatabaseBackup(Section):
+    """Logical backups of `console` and `region`, taken on the replica by a systemd timer."""
+
+    enabled: Flag = True
+    schedule: Calendar = Field(
+        default="*-*-* 02:00:00", description="When backups run: a systemd calendar event."
+    )
+    keep: Count = Field(default=7, description="How many backups the directory keeps.")
+    max_age_days: Count = Field(
+        default=30, description="Backups older than this go, the newest always stays."
+    )
+    directory: NodePath = "/var/backups/rainbond-ha/database"
+    copy_to: BackupCopy | None = None
+
+
 class ManagedDatabase(Section):
     """A source and a replica on the two nodes with the role mysql."""
 
@@ -324,6 +353,7 @@ class ManagedDatabase(Section):
     delete_data_on_destroy: Flag = Field(
         default=False, description="`pulumi destroy` also deletes the data directories."
     )
+    backup: DatabaseBackup = DatabaseBackup()
 
 
 DatabaseSpec = Annotated[

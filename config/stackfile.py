@@ -14,14 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
-from .excerpt import excerpt
+from .excerpt import excerpt, found
 from .findings import Finding
 from .model import ClusterSpec
+from .validate import MAX_DEPTH
 
 MAX_BYTES = 10 * 1024 * 1024
+# Deeper than validation accepts (so a section too deep is named), shallow enough to stop at once.
+_MAX_YAML_DEPTH = 4 * MAX_DEPTH
 SIZE_LIMIT = "10 MiB"
 
 
@@ -64,6 +68,26 @@ def _position(text: str, index: int) -> str:
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys and keeps every key as the text the file holds."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        # Stop early: PyYAML scans deep flow nesting in quadratic time, then fails on recursion.
+        self._depth += 1
+        try:
+            if self._depth > _MAX_YAML_DEPTH:
+                raise ComposerError(
+                    None,
+                    None,
+                    f"nests more than {_MAX_YAML_DEPTH} levels deep; check the brackets and"
+                    " indentation there",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def flatten_mapping(self, node: MappingNode) -> None:
         seen: dict[Any, Any] = {}
@@ -148,7 +172,7 @@ def stack_config(document: Any, name: str, project: str) -> StackFile:
     prefix = f"{project}:"
     right = f"put the {prefix} keys under a top-level `config:` key, as in Pulumi.dev.yaml"
     if not isinstance(document, dict):
-        what = "is empty" if document is None else f"holds {excerpt(document)}, not a mapping"
+        what = "is empty" if document is None else f"{found(document)}, not a mapping"
         return StackFile(findings=[Finding(name, what, right)])
     sections = tuple(ClusterSpec.model_fields)
     stray = [key for key in map(str, document) if key.startswith(prefix) or key in sections]
@@ -159,9 +183,7 @@ def stack_config(document: Any, name: str, project: str) -> StackFile:
     if config is None:
         return StackFile(findings=[Finding(f"{name}: config", "is missing", right)])
     if not isinstance(config, dict):
-        return StackFile(
-            findings=[Finding("config", f"holds {excerpt(config)}, not a mapping", right)]
-        )
+        return StackFile(findings=[Finding("config", f"{found(config)}, not a mapping", right)])
     raw = {
         str(key).removeprefix(prefix): value
         for key, value in config.items()
@@ -172,6 +194,10 @@ def stack_config(document: Any, name: str, project: str) -> StackFile:
         Finding(f"config.{key}", "has no project prefix", f"write it as {prefix}{key}")
         for key in bare
     ]
+    # Checked as if prefixed, so the section is not also reported missing and its own
+    # problems show now rather than after the prefix is added.
+    for key in bare:
+        raw.setdefault(key, config[key])
     if not raw and not findings:
         findings.append(
             Finding(

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The modules that declare the scripts their steps run.
 PART_MODULES = (
     "components.build.component",
+    "components.database.backup",
     "components.database.component",
     "components.keepalived.vip",
     "components.kubernetes.rke2",

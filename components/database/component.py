@@ -24,6 +24,7 @@ from ..shared.drift import Owned
 from ..shared.passwords import generated_password
 from ..shared.remote import Scripts, Steps
 from . import files
+from .backup import backup_step
 
 CONSOLE_DATABASE = "console"
 REGION_DATABASE = "region"
@@ -165,7 +166,7 @@ def _managed(
         owns=Owned(files=(f"{dialect.config_dir}/{files.SOURCE_CONFIG_FILE}",)),
     )
     source_host = str(source.internal_address)
-    steps.step(
+    following = steps.step(
         f"{name}-replica",
         replica,
         REPLICA,
@@ -189,6 +190,17 @@ def _managed(
         ),
         depends_on=[primary, *servers],
     )
+    if database.backup.enabled:
+        backup_step(
+            name,
+            database.backup,
+            engine=database.engine,
+            databases=DATABASES,
+            node=replica,
+            steps=steps,
+            parent=parent,
+            after=[following],
+        )
     return _connection(database, source_host, user_password)
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Literal
 
+from config import known_hosts
+
 Engine = Literal["mysql", "mariadb"]
 
 REPLICATION_USER = "replication"
@@ -268,3 +270,46 @@ def replication_sql(engine: Engine, *, source_host: str, port: int, password: st
         " MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 5;\n"
         "START SLAVE;\n"
     )
+
+
+def _unit_file(comment: str, sections: dict[str, list[str]]) -> str:
+    lines = [f"# Written by rainbond-ha: {comment}"]
+    for section, entries in sections.items():
+        lines += [f"[{section}]", *entries, ""]
+    return "\n".join(lines)
+
+
+def backup_service(run_path: str) -> str:
+    """The unit the backup timer starts: one run of the backup program, at low priority."""
+    return _unit_file(
+        "one backup of the console and region databases.",
+        {
+            "Unit": [
+                "Description=rainbond-ha database backup",
+                "After=network-online.target mariadb.service mysql.service",
+            ],
+            "Service": [
+                "Type=oneshot",
+                f"ExecStart={run_path} run",
+                "Nice=10",
+                "IOSchedulingClass=idle",
+            ],
+        },
+    )
+
+
+def backup_timer(schedule: str) -> str:
+    return _unit_file(
+        "when the database backups run.",
+        {
+            "Unit": ["Description=rainbond-ha database backups"],
+            # A run missed while the node was down happens at its next boot.
+            "Timer": [f"OnCalendar={schedule}", "Persistent=true"],
+            "Install": ["WantedBy=timers.target"],
+        },
+    )
+
+
+def known_host_line(host: str, port: int, host_key: str) -> str:
+    """The copy target's pinned key, as ssh looks it up."""
+    return f"{known_hosts.host_name(host, port)} {host_key}\n"

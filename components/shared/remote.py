@@ -74,10 +74,19 @@ RECORD, PROBE, FORGET = (
 )
 
 
+def _assignments(params: Mapping[str, str]) -> str:
+    return "".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(params.items()))
+
+
 def render(body: str, params: Mapping[str, str]) -> str:
     """The command line for a script: parameters as shell variables, then the script itself."""
-    header = "".join(f"{key}={shlex.quote(value)}\n" for key, value in sorted(params.items()))
-    return f"bash -c {shlex.quote(header + body)}"
+    return f"bash -c {shlex.quote(_assignments(params) + body)}"
+
+
+def program(script: Script, params: Mapping[str, str]) -> str:
+    """A script as a file a step installs on a node (run later by a timer, say): its parameters
+    as shell variables, then the script."""
+    return f"#!/bin/bash\n# Installed by rainbond-ha.\n{_assignments(params)}{script.text}"
 
 
 @dataclass(frozen=True)

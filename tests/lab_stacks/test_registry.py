@@ -15,16 +15,20 @@ import json
 import os
 import subprocess
 import tarfile
+import time
 import tomllib
+import urllib.error
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from pulumi import automation as auto
 
 from lab.labctl import VIP, node_address, require_lab_up, ssh_argv
+from tests.lab_stacks.audit import on as audit_on
 from tests.lab_stacks.harness import component_stack
+from tests.lab_stacks.probes import Manifest
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
@@ -220,6 +224,46 @@ def test_push_without_credentials_is_refused(stack: tuple[auto.Stack, Any], skop
     code, _, output = result.partition("\n")
     assert code != "0"
     assert "authentication required" in output or "401" in output, output
+
+
+# docs/registry.md, "Backing up the images": the data directory, copied while the registry is
+# stopped, and copied back.
+DATA = "/var/lib/docker-registry"
+STOP, START = "systemctl stop docker-registry", "systemctl start docker-registry"
+BACKUP = f"{STOP} && tar -C {DATA} -czf - . && {START}"
+RESTORE = f"{STOP} && tar -C {DATA} -xzf - && chown -R docker-registry: {DATA} && {START}"
+
+
+def test_images_come_back_from_a_copy_of_the_data_directory(
+    stack: tuple[auto.Stack, Any],
+) -> None:
+    registry = stack[1]["registry"].value
+    manifest = Manifest(
+        DOMAIN, registry["username"], registry["password"], on("node3", f"cat {CA_FILE}")
+    )
+    digest = manifest.push("rainbond/backup-test", "1")
+    fetch = manifest.fetcher("rainbond/backup-test", "1", digest)
+    copy = audit_on("node3", f"{{ {BACKUP}; }} | base64 -w0")
+    audit_on(
+        "node3",
+        f"{STOP} && rm -rf {DATA}/docker && {START}",
+    )
+    with pytest.raises(urllib.error.HTTPError):
+        wait_answering(fetch)
+    audit_on("node3", f"base64 -d | {{ {RESTORE}; }}", copy)
+    assert wait_answering(fetch) == digest
+
+
+def wait_answering(fetch: Callable[[int], str]) -> str:
+    """What `fetch` returns once the registry answers again after a restart."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return fetch(0)
+        except urllib.error.URLError as error:
+            if isinstance(error, urllib.error.HTTPError) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_second_up_changes_nothing(stack: tuple[auto.Stack, Any]) -> None:

@@ -97,7 +97,7 @@ def test_a_file_over_the_limit_cannot_be_checked(
             "config:\n  x: \x07\n",
             "{file}:2:6: the character '\\x07' may not appear in YAML; remove it",
         ),
-        ("[" * 5000 + "]" * 5000, "{file}: nests too deeply to read"),
+        ("[" * 300 + "]" * 300, "{file}:1:257: nests more than 256 levels deep;"),
     ],
     ids=["not-utf8", "unclosed", "tab", "duplicate-key", "control-character", "deep"],
 )
@@ -114,14 +114,24 @@ def test_unreadable_yaml_is_one_line_with_its_place(
     ("text", "says"),
     [
         ("", "is empty; put the rainbond-ha: keys under a top-level `config:` key"),
-        ("- a\n- b\n", "holds ['a', 'b'], not a mapping; put the rainbond-ha: keys under"),
+        ("- a\n- b\n", "is a list, not a mapping; put the rainbond-ha: keys under"),
+        ("just text\n", "'just text' is a string, not a mapping; put the rainbond-ha: keys"),
         ("rainbond-ha:nodes: []\nrainbond-ha:gateway: {}\n", "are not under `config:`"),
         ("nodes: []\n", "'nodes' is not under `config:`"),
         ("encryptionsalt: x\n", "config: is missing"),
-        ("config: [a]\n", "config: holds ['a'], not a mapping"),
+        ("config: [a]\n", "config: is a list, not a mapping"),
         ("config:\n  aws:region: x\n", "config: holds no rainbond-ha: keys"),
     ],
-    ids=["empty", "list", "top-level-keys", "bare-section", "no-config", "config-list", "none"],
+    ids=[
+        "empty",
+        "list",
+        "text",
+        "top-level-keys",
+        "bare-section",
+        "no-config",
+        "config-list",
+        "none",
+    ],
 )
 def test_keys_in_the_wrong_place_get_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, says: str
@@ -135,10 +145,14 @@ def test_a_section_name_without_the_prefix_says_how_to_write_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], home: Path
 ) -> None:
     document = dev_document()
-    document["config"]["preflight"] = document["config"].pop("rainbond-ha:preflight")
+    document["config"]["nodes"] = document["config"].pop("rainbond-ha:nodes")
+    document["config"]["nodes"][0]["name"] = "RBD-1"
     code, out, _ = check(stack_text(tmp_path, yaml.safe_dump(document)), capsys)
     assert code == 1
-    assert out == ["config.preflight: has no project prefix; write it as rainbond-ha:preflight"]
+    assert [line.split(";")[0] for line in out] == [
+        "config.nodes: has no project prefix",
+        "nodes[0].name: 'RBD-1' is not a DNS-1123 name of at most 63 characters",
+    ]
 
 
 def test_keys_yaml_reads_as_numbers_or_booleans_are_keys(

@@ -30,7 +30,7 @@ from config.validate import PROJECT
 from tests.unit.conftest import ROOT
 
 FUZZ = settings(
-    max_examples=120,
+    max_examples=100,
     deadline=2000,
     derandomize=True,
     database=None,

@@ -159,6 +159,15 @@ CASES: list[tuple[str, list[Any], str]] = [
         " optional :port, without scheme or path",
     ),
     (
+        "registry-domain-http",
+        [
+            put("registry", {**EXTERNAL_REGISTRY, "domain": "http://harbor.example"}),
+            NO_REGISTRY_ROLE,
+        ],
+        "registry.domain: 'http://harbor.example' is a URL, not a host (plain HTTP is"
+        " registry.insecure: true); use a host with an optional :port, without scheme or path",
+    ),
+    (
         "registry-domain-path",
         [
             put("registry", {**EXTERNAL_REGISTRY, "domain": "harbor.example/rainbond"}),
@@ -342,3 +351,23 @@ def test_the_engine_reports_at_most_fifty_problems(dev_config: dict[str, Any]) -
     lines = str(error).splitlines()
     assert len(lines) == 1 + MAX_LINES + 1
     assert lines[-1] == f"... and {80 - MAX_LINES} more problems not shown"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        put("nodes[0].roles", ["master", {"secure": "v1:cipher-text"}]),
+        put("nodes[0].name", {"secure": "v1:cipher-text"}),
+        put("gateway.mode", {"secure": "v1:cipher-text"}),
+        put("database.engine", ["v1:cipher-text"]),
+        put("ssh.port", {"secure": "v1:cipher-text"}),
+    ],
+    ids=["in-a-list", "for-a-name", "for-a-mode", "list-for-a-choice", "for-a-port"],
+)
+def test_secure_values_in_the_wrong_place_are_not_shown(
+    dev_config: dict[str, Any], edit: Any
+) -> None:
+    lines = [
+        str(f) for f in validate(edited(dev_config, edit), root=ROOT, files=Files.WARN).findings
+    ]
+    assert lines and not [line for line in lines if "cipher-text" in line], lines

@@ -46,6 +46,7 @@ def test_dev_steps(dev: Deployment) -> None:
         f"registry-trust-{n}" for n in nodes
     ]
     assert steps(dev, "database") == [
+        "database-backup",
         "database-replica",
         "database-server-rbd-1",
         "database-server-rbd-2",

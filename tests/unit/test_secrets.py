@@ -53,7 +53,7 @@ def test_no_password_reaches_a_resource_in_plain_text(dev: Deployment) -> None:
 
 def test_secrets_travel_on_stdin_with_logging_off(dev: Deployment) -> None:
     with_stdin = [r for r in dev.of_type(COMMAND) if "stdin" in r.inputs]
-    assert len(with_stdin) == 16  # 5 keepalived, 3 RKE2 servers, registry 4, database 4
+    assert len(with_stdin) == 17  # 5 keepalived, 3 RKE2 servers, registry 4, database 5
     for step in with_stdin:
         assert is_secret(step.inputs["stdin"]), step.name
         assert step.inputs["logging"] == "none", step.name
