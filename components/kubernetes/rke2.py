@@ -83,6 +83,9 @@ def install_rke2(
     bootstrap = files.bootstrap_server([node.name for node in masters])
 
     def params(node: Node, role: str, config: str) -> dict[str, pulumi.Input[str]]:
+        # The other servers matter to a server only (its bootstrap decision, its way out of the
+        # cluster, dead servers to forget): agents are not updated when a server comes or goes.
+        server = role == "server"
         return {
             "ROLE": role,
             "VERSION": kubernetes.version,
@@ -92,13 +95,15 @@ def install_rke2(
             "REGISTRATION": registration,
             "PEERS": " ".join(
                 str(master.internal_address) for master in masters if master is not node
-            ),
+            )
+            if server
+            else "",
             "BOOTSTRAP": "1" if node.name == bootstrap else "",
             "API_PORT": str(API_PORT),
             "SUPERVISOR_PORT": str(files.SUPERVISOR_PORT),
             "S3_SECRET_FILE": files.S3_SECRET_FILE,
             "TRUST_DIGEST": trust_digest(trust[node.name]),
-            "SERVERS": " ".join(master.name for master in masters),
+            "SERVERS": " ".join(master.name for master in masters) if server else "",
         }
 
     s3 = kubernetes.etcd_snapshots.s3

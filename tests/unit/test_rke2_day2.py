@@ -301,3 +301,19 @@ def test_rke2_never_starts_without_the_registry_trust(dev: Deployment) -> None:
     guard = create.index('if [ ! -f "${etc}/registries.yaml" ]; then')
     assert guard < create.index('systemctl restart "${unit}.service"')
     assert "registry-trust-${NODE_NAME}" in create[guard:]
+
+
+def test_adding_a_server_updates_the_servers_and_leaves_the_agents(
+    five: dict[str, Any], five_deployed: Deployment
+) -> None:
+    def two_more(config: dict[str, Any]) -> None:
+        for index in (18, 19):
+            config["nodes"].append(
+                {"name": f"rbd-{index}", "address": f"192.0.2.{index}", "roles": ["master"]}
+            )
+
+    changes = plan(five_deployed, deploy(edited(five, two_more)), COMMAND)
+    assert {changes[f"kubernetes-server-rbd-{i}"] for i in (18, 19)} == {"create"}
+    assert {changes[f"kubernetes-server-{name}"] for name in MASTERS} == {"update"}
+    assert {changes["kubernetes-agent-rbd-6"], changes["kubernetes-agent-rbd-7"]} == {"same"}
+    assert "replace" not in changes.values()
