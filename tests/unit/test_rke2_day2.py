@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 from collections.abc import Mapping
 from datetime import date
@@ -15,7 +16,7 @@ import yaml
 
 from components.kubernetes.kubeconfig import RENEWAL_DAYS, renewal_period
 from components.kubernetes.rke2 import RKE2
-from tests.unit.conftest import Deployment, depends_on, deploy, edited, unwrap
+from tests.unit.conftest import Deployment, depends_on, deploy, edited, is_secret, unwrap
 from tests.unit.edits import findings, put
 from tests.unit.plan import COMMAND, plan
 from tests.unit.test_kubernetes import rendered_params
@@ -317,3 +318,19 @@ def test_adding_a_server_updates_the_servers_and_leaves_the_agents(
     assert {changes[f"kubernetes-server-{name}"] for name in MASTERS} == {"update"}
     assert {changes["kubernetes-agent-rbd-6"], changes["kubernetes-agent-rbd-7"]} == {"same"}
     assert "replace" not in changes.values()
+
+
+def test_the_etcd_s3_secret_reaches_the_servers_on_stdin_only(dev_config: dict[str, Any]) -> None:
+    s3 = {"bucket": "snapshots", "accessKey": "AKIAEXAMPLE", "secretKey": "Sup3rS3cretKey"}
+    deployment = deploy(edited(dev_config, put("kubernetes.etcdSnapshots", {"s3": s3})))
+    for name in ("kubernetes-server-rbd-1", "kubernetes-server-rbd-3"):
+        step = deployment.named(name)
+        assert "Sup3rS3cretKey" not in json.dumps(unwrap(step.inputs["create"]))
+        assert "Sup3rS3cretKey" not in json.dumps(unwrap(step.inputs["delete"]))
+        assert unwrap(step.inputs["stdin"]).splitlines()[1] == "etcd-s3-secret-key: Sup3rS3cretKey"
+        assert is_secret(step.inputs["stdin"])
+        config = yaml.safe_load(rendered_params(step)["CONFIG"])
+        assert (config["etcd-s3-bucket"], config["etcd-s3-access-key"]) == (
+            "snapshots",
+            "AKIAEXAMPLE",
+        )
