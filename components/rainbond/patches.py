@@ -2,8 +2,9 @@
 
 Each patch is a server-side apply of a few fields of an object of the release, after the
 release: the operator reconciles the object and picks the fields up. Helm leaves them alone on
-later upgrades as long as the chart's own text for them does not change (it compares the old and
-new manifests of a custom resource, not the live object).
+later upgrades as long as the chart's own text for them does not change: for a custom resource
+it patches the live object with a merge patch between the old and new manifests only (helm
+pkg/kube/client.go, createPatch).
 """
 
 from __future__ import annotations
