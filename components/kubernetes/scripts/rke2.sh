@@ -97,8 +97,9 @@ forget_dead_servers() {
   for name in $("${kubectl[@]}" get nodes -l node-role.kubernetes.io/etcd=true \
       -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}'); do
     case " ${SERVERS} " in *" ${name} "*) continue ;; esac
+    # Not knowing is not dead: a failed read leaves the node alone.
     ready=$("${kubectl[@]}" get node "${name}" \
-      -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')
+      -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') || continue
     [ "${ready}" = True ] && continue
     log "server ${name} left the stack and is not Ready: removing its etcd member and its Node"
     "${kubectl[@]}" annotate node "${name}" --overwrite etcd.k3s.cattle.io/remove=true
@@ -112,6 +113,14 @@ forget_dead_servers() {
     "${kubectl[@]}" delete node "${name}"
   done
 }
+
+# The registry trust step wrote registries.yaml before this step ever ran; if it is gone (RKE2
+# uninstalled by hand), RKE2 would pull from the wrong place: stop before changing anything.
+if [ ! -f "${etc}/registries.yaml" ]; then
+  log "FAILED: ${etc}/registries.yaml is missing; the registry trust step writes it:" \
+    "pulumi up --replace <the URN of registry-trust-${NODE_NAME}> writes it again"
+  exit 1
+fi
 
 # 1. Files. The token goes to a 0600 file named by config.yaml's token-file, the S3 secret key
 #    to a 0600 drop-in, so no secret is on a command line or in config.yaml.
@@ -163,13 +172,6 @@ else
 fi
 
 # 3. RKE2 renders containerd's registry configuration from registries.yaml only when it starts.
-#    The trust step wrote it before this step ever ran; if it is gone (RKE2 uninstalled
-#    by hand), RKE2 would start pulling from the wrong place, so stop here.
-if [ ! -f "${etc}/registries.yaml" ]; then
-  log "FAILED: ${etc}/registries.yaml is missing; the registry trust step writes it:" \
-    "pulumi up --replace <the URN of registry-trust-${NODE_NAME}> writes it again"
-  exit 1
-fi
 registries=$(sha256sum "${etc}/registries.yaml" | cut -d' ' -f1)
 [ "${registries}" = "$(cat "${state}/registries.sha256" 2>/dev/null || true)" ] || restart_for+=(registries)
 systemctl is-active --quiet "${unit}.service" || restart_for+=(stopped)
