@@ -137,6 +137,32 @@ class ApiKeepalived(Section):
     virtual_router_id: RouterId
 
 
+class EtcdS3(Section):
+    """An S3-compatible bucket RKE2 also uploads each etcd snapshot to."""
+
+    bucket: Text
+    endpoint: Domain = Field(
+        default="s3.amazonaws.com", description="host[:port] of the S3-compatible service."
+    )
+    region: Text = "us-east-1"
+    folder: Text | None = None
+    access_key: Text
+    secret_key: Secret
+    insecure: Flag = Field(default=False, description="Plain HTTP to the endpoint.")
+
+
+class EtcdSnapshots(Section):
+    """Every server snapshots its own etcd into its data directory."""
+
+    schedule: Text = Field(
+        default="0 */6 * * *", description="A cron expression (RKE2's etcd-snapshot-schedule-cron)."
+    )
+    retention: Annotated[int, Field(ge=1)] = Field(
+        default=28, description="Snapshots each server keeps (and S3 keeps per server)."
+    )
+    s3: EtcdS3 | None = None
+
+
 class Rke2Kubernetes(Section):
     """RKE2 installed on the nodes, servers one at a time."""
 
@@ -153,6 +179,10 @@ class Rke2Kubernetes(Section):
         default=None,
         description="Air-gapped: a local directory with RKE2's install.sh, release tarball,"
         " checksums and image archives, copied to every Kubernetes node.",
+    )
+    etcd_snapshots: EtcdSnapshots = Field(
+        default_factory=EtcdSnapshots,
+        description="The etcd snapshot schedule, retention and optional S3 copy.",
     )
 
     @property
@@ -341,6 +371,11 @@ class RainbondSpec(Section):
     image_repository: Text = IMAGE_REPOSITORY
     replicas: Replicas = 2
     namespace: Namespace = "rbd-system"
+    http_domain: Host | None = Field(
+        default=None,
+        description="The wildcard DNS domain applications get HTTP names under"
+        " (`*.<httpDomain>` must resolve to the gateway); unset, Rainbond uses <VIP>.nip.io.",
+    )
     values: dict[str, Any] = Field(
         default_factory=dict, description="Extra Helm values, merged last."
     )

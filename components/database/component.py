@@ -32,6 +32,8 @@ DATABASES = [CONSOLE_DATABASE, REGION_DATABASE]
 # How long a replica may take to start replicating, and a new source to catch up.
 WAIT_SECONDS = 120
 EXTERNAL_CLIENT_PACKAGE = "mariadb-client"
+# What scripts/external.sh accepts; the managed mode installs MariaDB or MySQL 8.0 only.
+EXTERNAL_SUPPORTED = "MySQL 5.7 or 8.0, or MariaDB 10.x or 11.x"
 # common.sh, which every script here starts with, calls the package helpers.
 _SCRIPTS = Scripts(__file__, packages=True)
 SERVER, DATA, SOURCE, REPLICA, EXTERNAL = (
@@ -269,6 +271,8 @@ def _external(
             "DATABASES": " ".join(DATABASES),
             "CREATE_SQL": files.create_databases_sql(DATABASES),
             "CHARSET": files.CHARSET,
+            "COLLATION": files.COLLATION,
+            "SUPPORTED": EXTERNAL_SUPPORTED,
         },
         stdin=pulumi.Output.secret(f"{password}\n{admin}\n"),
     )

@@ -18,6 +18,7 @@ STATE_DIR = "/var/lib/rainbond-ha/keepalived"
 # The main config's first line: a file without it is someone else's and is never overwritten.
 MANAGED_MARK = "# Written by rainbond-ha."
 AUTH_PLACEHOLDER = "@VRRP_AUTH_PASS@"
+RKE2_TLS_DIR = "/var/lib/rancher/rke2/server/tls"
 
 # Failover timing: adverts every second; a check runs every second and two failures in a row
 # put the instance in FAULT, so the peer holds the VIP about 3 s after the gateway stops.
@@ -26,6 +27,8 @@ _CHECK_INTERVAL_SECONDS = 1
 _CHECK_FALL = 2
 _CHECK_RISE = 2
 _CONNECT_TIMEOUT_SECONDS = 1
+# /readyz answers within milliseconds on a healthy server; two seconds leave room for a busy one.
+_READYZ_TIMEOUT_SECONDS = 2
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 _INTERFACE = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")
@@ -42,8 +45,11 @@ class Instance:
     vip: IPv4Interface
     source: IPv4Address
     peers: tuple[IPv4Address, ...]
-    # TCP ports on 127.0.0.1 that the local service must accept; empty: no health check.
+    # TCP ports on 127.0.0.1 that the local service must accept; empty: no port check.
     check_ports: tuple[int, ...] = ()
+    # A port on 127.0.0.1 whose HTTPS /readyz must answer "ok" (the Kubernetes API); at most one
+    # kind of check per instance.
+    check_readyz: int | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -60,8 +66,22 @@ class Instance:
             problems.append("the peers must be the other nodes' addresses, at least one")
         if any(not 1 <= port <= 65535 for port in self.check_ports):
             problems.append(f"check ports {self.check_ports} must be 1-65535")
+        if self.check_readyz is not None and not 1 <= self.check_readyz <= 65535:
+            problems.append(f"the /readyz port {self.check_readyz} must be 1-65535")
+        if self.check_readyz is not None and self.check_ports:
+            problems.append("an instance checks either TCP ports or /readyz, not both")
         if problems:
             raise ValueError("; ".join(problems))
+
+    @property
+    def checked(self) -> bool:
+        return bool(self.check_ports) or self.check_readyz is not None
+
+    @property
+    def check_timeout(self) -> int:
+        if self.check_ports:
+            return _CONNECT_TIMEOUT_SECONDS * len(self.check_ports) + 1
+        return _READYZ_TIMEOUT_SECONDS + 1
 
     @property
     def path(self) -> str:
@@ -95,7 +115,7 @@ def instance_config(instance: Instance) -> str:
     """The instance's file (0600 on the node once the password replaces AUTH_PLACEHOLDER)."""
     peers = _lines(str(peer) for peer in instance.peers)
     check, track = "", ""
-    if instance.check_ports:
+    if instance.checked:
         script = f"{instance.name}-check"
         # weight 0: a failed check puts the instance in FAULT, which gives the VIP away. A
         # negative weight would only lower the priority, and under nopreempt no peer takes the
@@ -104,7 +124,7 @@ def instance_config(instance: Instance) -> str:
 vrrp_script {script} {{
     script "{instance.check_path}"
     interval {_CHECK_INTERVAL_SECONDS}
-    timeout {_CONNECT_TIMEOUT_SECONDS * len(instance.check_ports) + 1}
+    timeout {instance.check_timeout}
     fall {_CHECK_FALL}
     rise {_CHECK_RISE}
     weight 0
@@ -151,6 +171,8 @@ def check_script(instance: Instance) -> str:
     service runs (Rainbond's gateway is installed after the VIP). From the first success on, the
     check is armed: a failure puts the node's instance in FAULT and the VIP moves to a peer.
     """
+    if instance.check_readyz is not None:
+        return readyz_check_script(instance, instance.check_readyz)
     if not instance.check_ports:
         raise ValueError(f"instance {instance.name} has no check ports")
     ports = " ".join(str(port) for port in instance.check_ports)
@@ -173,6 +195,41 @@ done
 if [ ! -e "$armed" ]; then
     touch "$armed"
     logger -t keepalived-check "{instance.name}: ports {ports} answer; the check is armed"
+fi
+exit 0
+"""
+
+
+def readyz_check_script(instance: Instance, port: int) -> str:
+    """The API instance's health check: the local kube-apiserver's /readyz answers "ok".
+
+    Armed like the gateway's check (check_script): it passes until /readyz has answered once on
+    this node, so the VIP exists before RKE2 does (servers register through it). RKE2's API
+    refuses anonymous requests, so the check presents the admin client certificate RKE2 keeps
+    on every server (server/tls/client-admin.crt, docs.rke2.io security/certificates). The
+    server certificate is not verified: the connection never leaves the node (127.0.0.1).
+    """
+    return f"""\
+#!/bin/bash
+# Health check for keepalived instance {instance.name}, written by rainbond-ha.
+set -u
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+armed={instance.armed_path}
+tls={RKE2_TLS_DIR}
+auth=()
+if [ -r "$tls/client-admin.crt" ] && [ -r "$tls/client-admin.key" ]; then
+    auth=(--cert "$tls/client-admin.crt" --key "$tls/client-admin.key")
+fi
+url=https://127.0.0.1:{port}/readyz
+answer=$(curl -sk --max-time {_READYZ_TIMEOUT_SECONDS} "${{auth[@]}}" "$url" 2>/dev/null)
+if [ "$answer" != ok ]; then
+    # Not armed yet: the API has never answered here, so this node may still hold the VIP.
+    [ -e "$armed" ] && exit 1
+    exit 0
+fi
+if [ ! -e "$armed" ]; then
+    touch "$armed"
+    logger -t keepalived-check "{instance.name}: /readyz on {port} answers; the check is armed"
 fi
 exit 0
 """

@@ -38,13 +38,15 @@ def keepalived_vip(
     steps: Steps,
     parent: pulumi.Resource,
     check_ports: Sequence[int] = (),
+    check_readyz: int | None = None,
 ) -> list[remote.Command]:
     """One step per node, one node after the other; each is done when exactly one node of the
     group holds the VIP.
 
     `instance` names the instance's files, so instances can share a node. With `check_ports`
     the VIP leaves a node whose local service stops accepting them, once it has accepted them
-    (files.check_script).
+    (files.check_script); with `check_readyz` once the local API's /readyz has answered
+    (files.readyz_check_script).
     """
     auth = generated_password(f"{name}-auth", parent, _AUTH_LENGTH)
     commands: list[remote.Command] = []
@@ -58,6 +60,7 @@ def keepalived_vip(
             source=node.internal_address,
             peers=tuple(n.internal_address for n in nodes if n is not node),
             check_ports=tuple(check_ports),
+            check_readyz=check_readyz,
         )
         commands.append(
             steps.step(
@@ -78,7 +81,7 @@ def keepalived_vip(
 
 def owned_files(spec: files.Instance) -> tuple[str, ...]:
     """The files the node step writes for this instance; a refresh reports a hand edit."""
-    check = (spec.check_path,) if spec.check_ports else ()
+    check = (spec.check_path,) if spec.checked else ()
     return (files.MAIN_PATH, spec.path, *check)
 
 
@@ -89,7 +92,8 @@ def node_params(spec: files.Instance) -> dict[str, str]:
         "INTERFACE": spec.interface,
         "VIP_ADDRESS": str(spec.vip.ip),
         "SOURCE_ADDRESS": str(spec.source),
-        "PACKAGES": _PACKAGES,
+        # curl asks /readyz; the gateway's check needs nothing more than bash.
+        "PACKAGES": f"{_PACKAGES} curl" if spec.check_readyz is not None else _PACKAGES,
         "WAIT_SECONDS": str(_HOLDER_WAIT_SECONDS),
         "MAIN_PATH": files.MAIN_PATH,
         "MAIN_TEXT": files.main_config(),
@@ -100,6 +104,6 @@ def node_params(spec: files.Instance) -> dict[str, str]:
         "INSTANCE_TEXT": files.instance_config(spec),
         "AUTH_PLACEHOLDER": files.AUTH_PLACEHOLDER,
         "CHECK_PATH": spec.check_path,
-        "CHECK_TEXT": files.check_script(spec) if spec.check_ports else "",
+        "CHECK_TEXT": files.check_script(spec) if spec.checked else "",
         "ARMED_PATH": spec.armed_path,
     }

@@ -50,6 +50,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         super().__init__("rainbond-ha:kubernetes:KubernetesCluster", name, None, opts)
         names = [node.name for node in nodes]
         ready: list[pulumi.Resource] = []
+        identifier: str | None = None
         if isinstance(kubernetes, Rke2Kubernetes):
             self.kubeconfig = install_rke2(name, kubernetes, nodes, steps, trust, self)
             self.api_endpoint = pulumi.Output.from_input(
@@ -57,6 +58,12 @@ class KubernetesCluster(pulumi.ComponentResource):
             )
             runtime_path = RKE2_CONTAINERD
             self.pod_network = RKE2_POD_NETWORK
+            # The credential is fetched again every renewal period, and its text is unknown in a
+            # preview until then; without an identifier the kubernetes provider would plan its own
+            # replacement, and with it every release and patch on the cluster. One fixed
+            # identifier: it is the same cluster whatever the kubeconfig says (pulumi-kubernetes
+            # provider option clusterIdentifier; DiffConfig never replaces while it is unchanged).
+            identifier = f"rke2-{name}"
         else:
             text = (
                 kubernetes.kubeconfig.get_secret_value()
@@ -72,6 +79,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             f"{name}-provider",
             kubeconfig=self.kubeconfig,
+            cluster_identifier=identifier,
             # Nothing is sent to a cluster that lacks the configured nodes.
             opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,17 @@ def api_access(kubeconfig: str) -> dict[str, Any]:
         "key": data(user, "client-key"),
         "token": token,
     }
+
+
+# Pulumi's credential is re-fetched at the first `pulumi up` of each period: the fetch repairs a
+# deleted or revoked token and picks up a new cluster CA, and every other `up` leaves it alone.
+RENEWAL_DAYS = 30
+_RENEWAL_EPOCH = date(2024, 1, 1)
+
+
+def renewal_period(today: date, days: int = RENEWAL_DAYS) -> str:
+    """The first day of the renewal period `today` falls in (periods of `days` days)."""
+    if days < 1:
+        raise ValueError(f"a renewal period of {days} days is not a period")
+    start = _RENEWAL_EPOCH + timedelta(days=(today - _RENEWAL_EPOCH).days // days * days)
+    return start.isoformat()

@@ -1,9 +1,11 @@
-"""RKE2 on every Kubernetes node: the API VIP, servers one at a time, then agents, then the
-kubeconfig fetched from the first server."""
+"""RKE2 on every Kubernetes node: the API VIP, servers one at a time, then agents one at a time,
+then the kubeconfig fetched from the first server."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from ipaddress import IPv4Interface
 
 import pulumi
@@ -16,11 +18,17 @@ from ..keepalived import keepalived_vip
 from ..shared.passwords import generated_password
 from ..shared.remote import Scripts, Steps
 from . import files
+from .kubeconfig import renewal_period
 
 API_PORT = 6443
+# The ServiceAccount whose token is Pulumi's (and the stack output's) cluster credential.
+PULUMI_ACCOUNT = "rainbond-ha"
 _TOKEN_LENGTH = 48
 RKE2 = Scripts(__file__)("rke2")
 KUBECONFIG = Scripts(__file__)("kubeconfig")
+MEMBER = Scripts(__file__)("member")
+# How long a new agent may take to register and become Ready.
+_MEMBER_WAIT_SECONDS = 600
 
 
 def install_rke2(
@@ -38,7 +46,6 @@ def install_rke2(
     linearly with the nodes.
     """
     masters = [node for node in nodes if node.has(Role.MASTER)]
-    by_name = {node.name: node for node in nodes}
 
     def on(*names: str) -> Steps:
         return steps.after(*(trust[node] for node in names))
@@ -54,6 +61,8 @@ def install_rke2(
             router_id=kubernetes.api_keepalived.virtual_router_id,
             steps=on(*(node.name for node in masters)),
             parent=parent,
+            # The VIP follows a server whose API answers, armed like the gateway's check.
+            check_readyz=API_PORT,
         )
     token = generated_password(f"{name}-token", parent, _TOKEN_LENGTH)
     uploads = (
@@ -70,71 +79,124 @@ def install_rke2(
         if kubernetes.artifacts_dir is not None
         else {}
     )
+    registration = kubernetes.api_host
+    bootstrap = files.bootstrap_server([node.name for node in masters])
 
-    def params(role: str, node_name: str, config: str, join: str) -> dict[str, pulumi.Input[str]]:
+    def params(node: Node, role: str, config: str) -> dict[str, pulumi.Input[str]]:
+        # The other servers matter to a server only (its bootstrap decision, its way out of the
+        # cluster, dead servers to forget): agents are not updated when a server comes or goes.
+        server = role == "server"
         return {
             "ROLE": role,
             "VERSION": kubernetes.version,
-            "NODE_NAME": node_name,
+            "NODE_NAME": node.name,
             "CONFIG": config,
             "ARTIFACTS": files.ARTIFACTS_DIR if uploads else "",
-            "JOIN_ADDRESS": join,
+            "REGISTRATION": registration,
+            "PEERS": " ".join(
+                str(master.internal_address) for master in masters if master is not node
+            )
+            if server
+            else "",
+            "BOOTSTRAP": "1" if node.name == bootstrap else "",
             "API_PORT": str(API_PORT),
+            "SUPERVISOR_PORT": str(files.SUPERVISOR_PORT),
+            "S3_SECRET_FILE": files.S3_SECRET_FILE,
+            "TRUST_DIGEST": trust_digest(trust[node.name]),
+            "SERVERS": " ".join(master.name for master in masters) if server else "",
         }
 
-    # Servers join one at a time, each after the previous one's API answers /readyz: etcd must
-    # reach quorum with each new member before the next one joins.
-    servers: list[remote.Command] = []
-    for server, joins in files.join_order([node.name for node in masters]):
-        node = by_name[server]
-        join = "" if joins is None else str(by_name[joins].internal_address)
-        config = files.server_config(
-            node_name=server,
-            node_ip=str(node.internal_address),
-            api_address=kubernetes.api_host,
-            join_address=join or None,
+    s3 = kubernetes.etcd_snapshots.s3
+    s3_line = files.s3_secret_config(s3.secret_key.get_secret_value() if s3 else "")
+    server_stdin: pulumi.Output[str] = token.apply(lambda value: f"{value}\n{s3_line}\n")
+    snapshots = snapshot_settings(kubernetes)
+    # Servers change one at a time, each gated (in its script) on its own /readyz and every etcd
+    # member's health before the next one starts; agents follow, one at a time too.
+    agents = [node for node in nodes if not node.has(Role.MASTER)]
+    chain: list[remote.Command] = []
+    for node in [*masters, *agents]:
+        server = node.has(Role.MASTER)
+        address = str(node.internal_address)
+        config = (
+            files.server_config(
+                node_name=node.name,
+                node_ip=address,
+                api_address=registration,
+                snapshots=snapshots,
+            )
+            if server
+            else files.agent_config(
+                node_name=node.name, node_ip=address, server_address=registration
+            )
         )
-        servers.append(
-            on(server).step(
-                f"{name}-server-{server}",
+        role = "server" if server else "agent"
+        chain.append(
+            on(node.name).step(
+                f"{name}-{role}-{node.name}",
                 node,
                 RKE2,
                 parent=parent,
-                params=params("server", server, config, join),
-                stdin=token,
-                depends_on=[*(servers[-1:] or api_vip), *uploads.values()],
+                params=params(node, role, config),
+                stdin=server_stdin if server else token,
+                depends_on=[*(chain[-1:] or api_vip), *uploads.values()],
             )
         )
-    agents = [
-        on(node.name).step(
-            f"{name}-agent-{node.name}",
-            node,
-            RKE2,
+    # Each agent's membership, kept from the first server: it depends on the agent's step, so
+    # when the agent leaves, its drain runs (this step's delete) before the agent's uninstall.
+    members = [
+        on(masters[0].name).step(
+            f"{name}-member-{node.name}",
+            masters[0],
+            MEMBER,
             parent=parent,
-            params=params(
-                "agent",
-                node.name,
-                files.agent_config(
-                    node_name=node.name,
-                    node_ip=str(node.internal_address),
-                    server_address=kubernetes.api_host,
-                ),
-                kubernetes.api_host,
-            ),
-            stdin=token,
-            depends_on=[*servers, *uploads.values()],
+            params={"NODE_NAME": node.name, "WAIT_SECONDS": str(_MEMBER_WAIT_SECONDS)},
+            depends_on=[step],
         )
-        for node in nodes
-        if not node.has(Role.MASTER)
+        for node, step in zip(agents, chain[len(masters) :], strict=True)
     ]
     fetch = on(masters[0].name).step(
         f"{name}-kubeconfig",
         masters[0],
         KUBECONFIG,
         parent=parent,
-        params={"API_ADDRESS": kubernetes.api_host, "API_PORT": str(API_PORT)},
+        params={
+            "API_ADDRESS": registration,
+            "API_PORT": str(API_PORT),
+            "ACCOUNT": PULUMI_ACCOUNT,
+            "RENEWAL": renewal_period(datetime.now(UTC).date()),
+        },
         secret_stdout=True,
         changes_node=False,
-        depends_on=[*servers, *agents],
+        depends_on=[*chain, *members],
     )
     return pulumi.Output.secret(fetch.stdout)
+
+
+def snapshot_settings(kubernetes: Rke2Kubernetes) -> files.Snapshots:
+    snapshots = kubernetes.etcd_snapshots
+    s3 = snapshots.s3
+    if s3 is None:
+        return files.Snapshots(schedule=snapshots.schedule, retention=snapshots.retention)
+    return files.Snapshots(
+        schedule=snapshots.schedule,
+        retention=snapshots.retention,
+        s3_bucket=s3.bucket,
+        s3_endpoint=s3.endpoint,
+        s3_region=s3.region,
+        s3_folder=s3.folder,
+        s3_access_key=s3.access_key,
+        s3_insecure=s3.insecure,
+    )
+
+
+def trust_digest(step: pulumi.Resource) -> pulumi.Output[str]:
+    """Changes when the node's registry trust step writes something else (its command or its
+    stdin, which carries registries.yaml), so the RKE2 step runs again and reloads containerd's
+    registry configuration. A short digest of text holding a long generated password reveals
+    nothing of it, so it is not kept secret: a secret parameter would hide the whole command
+    from the preview."""
+    if not isinstance(step, remote.Command):
+        return pulumi.Output.from_input("")
+    both = pulumi.Output.all(step.create, step.stdin)
+    digest = both.apply(lambda parts: hashlib.sha256(repr(parts).encode()).hexdigest()[:16])
+    return pulumi.Output.unsecret(digest)

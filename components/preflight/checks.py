@@ -32,6 +32,11 @@ ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "amd64": "amd64", "arm64
 TESTED_RELEASES = {"debian": ("11", "12"), "ubuntu": ("20.04", "22.04", "24.04")}
 
 # Host ports Rainbond's gateway binds (hostNetwork): HTTP, HTTPS, websocket, console, API, health.
+# Any other listener there is an error on a gateway node: RKE2's bundled rke2-ingress-nginx
+# (hostPort 80/443, disabled by the program's server config) or a web server would keep
+# rbd-gateway from starting. The operator skips nodes it finds busy on 80, 443, 6060, 7070 and
+# 8443 only when it picks gateway nodes itself (rainbond-operator v6.9.3
+# ChoiceAvailableGatewayNode), which it does not here: nodesForGateway is given.
 GATEWAY_PORTS = (80, 443, 6060, 7070, 8443, 8889)
 RKE2_SERVER_PORTS = (6443, 9345, 2379, 2380)
 # A port held by the service this program runs there is no conflict on a re-run: process names

@@ -14,6 +14,7 @@ from ..database import Database
 from ..gateway import Gateway
 from ..kubernetes import KubernetesCluster
 from ..registry import ImageRegistry
+from .patches import RAINBOND_API, cluster_patches
 from .values import DatabaseValues, RegistryValues, rainbond_values
 
 RELEASE_NAME = "rainbond"
@@ -97,4 +98,21 @@ class RainbondRelease(pulumi.ComponentResource):
             ),
         )
         self.status = self.release.status.status
+        after_release = pulumi.ResourceOptions(
+            parent=self, provider=kubernetes.provider, depends_on=[self.release]
+        )
+        for patch in cluster_patches(spec):
+            k8s.apiextensions.CustomResourcePatch(
+                f"{name}-{patch.name}",
+                api_version=RAINBOND_API,
+                kind=patch.kind,
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=patch.name,
+                    namespace=spec.namespace,
+                    # The chart's manager (helm) owns these fields; the patch takes them over.
+                    annotations={"pulumi.com/patchForce": "true"},
+                ),
+                spec=patch.spec,
+                opts=after_release,
+            )
         self.register_outputs({"status": self.status})

@@ -40,6 +40,21 @@ def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def gateway_entries(gateway_nodes: list[K8sNode], vip: str) -> list[K8sNode]:
+    """nodesForGateway with every internalIP set to the VIP.
+
+    Rainbond 6.9.3 reads only the first entry's internalIP, and only for `goodrain.me`: the
+    chart's operator Deployment hostAliases (templates/deployment.yaml), the operator's
+    hostAliases for rbd-chaos (InnerGatewayIngressIP, rainbond-operator
+    api/v1alpha1/rainbondcluster_types.go, controllers/handler/common.go hostsAliases) and its
+    hosts Job on every node (controllers/handler/hub.go hostsJob). Its gateway address comes
+    from gatewayIngressIPs, set to the VIP too, and rbd-gateway is placed by node name
+    (controllers/handler/apigateway.go). With the node's own address there, builds break while
+    that one gateway node is down (docs/rainbond.md, item 9).
+    """
+    return [{**node, "internalIP": vip} for node in gateway_nodes]
+
+
 def rainbond_values(
     *,
     rainbond: RainbondSpec,
@@ -68,7 +83,7 @@ def rainbond_values(
     cluster: dict[str, Any] = {
         # One string: the chart wraps it in a one-element list itself.
         "gatewayIngressIPs": vip,
-        "nodesForGateway": gateway_nodes,
+        "nodesForGateway": gateway_entries(gateway_nodes, vip),
         "nodesForChaos": build_nodes,
         # Set always: the chart's autodetection uses `lookup`, which has nothing to look at
         # before the release exists, and a wrong hostPath blocks the operator.

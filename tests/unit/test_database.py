@@ -292,8 +292,9 @@ def test_a_release_or_a_setting_updates_the_database_steps_in_place(
         assert NEXT_RELEASE in unwrap(new.inputs["delete"])
 
 
-def test_external_mode_checks_from_a_cluster_node(dev_config: dict[str, Any]) -> None:
-    external = deploy(
+def external_stack(dev_config: dict[str, Any]) -> Deployment:
+    """The dev stack with an external database server and admin credentials."""
+    return deploy(
         edited(
             dev_config,
             put("nodes[0].roles", ["master", "gateway", "build"]),
@@ -310,6 +311,10 @@ def test_external_mode_checks_from_a_cluster_node(dev_config: dict[str, Any]) ->
             ),
         )
     )
+
+
+def test_external_mode_checks_from_a_cluster_node(dev_config: dict[str, Any]) -> None:
+    external = external_stack(dev_config)
     (step,) = [r for r in external.registrations.values() if r.name.startswith("database-")]
     assert step.name == "database-external"
     params = rendered_params(step)

@@ -96,7 +96,8 @@ def test_servers_join_one_at_a_time_then_agents(dev_config: dict[str, Any]) -> N
     assert depends_on(deployment, server[1], "kubernetes-server-rbd-1")
     assert depends_on(deployment, server[2], "kubernetes-server-rbd-2")
     agent = deployment.named("kubernetes-agent-rbd-4")
-    assert all(s.urn in agent.dependencies for s in server)
+    # Agents follow the last server, one after the other.
+    assert depends_on(deployment, agent, "kubernetes-server-rbd-3")
     kubeconfig = deployment.named("kubernetes-kubeconfig")
     assert agent.urn in kubeconfig.dependencies
 
@@ -118,6 +119,8 @@ def test_each_node_runs_kubernetes_after_it_trusts_the_registry(
         "kubernetes-server-rbd-2": {"rbd-2"},
         "kubernetes-server-rbd-3": {"rbd-3"},
         "kubernetes-agent-rbd-4": {"rbd-4"},
+        # The agent's membership is kept from the first server.
+        "kubernetes-member-rbd-4": {"rbd-1"},
         "kubernetes-kubeconfig": {"rbd-1"},
         # One VIP for the masters, configured as a group: each of its steps waits for all of
         # theirs, which grows with the masters only.

@@ -27,7 +27,7 @@ GATEWAY = files.Instance(
     peers=(IPv4Address("192.0.2.12"),),
     check_ports=(80, 443),
 )
-# The API VIP on three masters, seen from the second: no health check.
+# A VRRP instance on three masters, seen from the second, without any health check.
 API = replace(
     GATEWAY,
     name="rainbond-api",
@@ -221,8 +221,3 @@ def test_check_ports_come_from_the_config(dev_config: dict[str, Any]) -> None:
 
     deployment = deploy(edited(dev_config, ports))
     assert "for port in 8080;" in create(deployment, "gateway-keepalived-rbd-1")
-
-
-def test_api_vip_has_no_gateway_check(dev: Deployment) -> None:
-    text = create(dev, "kubernetes-api-vip-rbd-1")
-    assert "vrrp_instance rainbond-api" in text and "track_script" not in text

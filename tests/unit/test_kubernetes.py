@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import itertools
 import json
 import shlex
 import subprocess
@@ -51,33 +52,58 @@ def rendered_params(step: Registration) -> dict[str, str]:
 # --------------------------------------------------------------------------- RKE2 files
 
 
-def test_first_server_starts_the_cluster_with_the_api_address_in_its_certificate() -> None:
+SNAPSHOTS = rke2_config.Snapshots(schedule="0 */6 * * *", retention=28)
+
+
+def test_every_server_registers_through_the_fixed_address() -> None:
     config = yaml.safe_load(
         rke2_config.server_config(
-            node_name="rbd-1", node_ip="10.0.0.11", api_address="10.0.0.10", join_address=None
+            node_name="rbd-1", node_ip="10.0.0.11", api_address="10.0.0.10", snapshots=SNAPSHOTS
         )
     )
     assert config == {
         "node-name": "rbd-1",
         "node-ip": "10.0.0.11",
         "token-file": "/etc/rancher/rke2/cluster-token",
+        "server": "https://10.0.0.10:9345",
         "tls-san": ["10.0.0.10"],
         "write-kubeconfig-mode": "0600",
+        # Rainbond's gateway needs 80/443 on the gateway nodes.
+        "disable": ["rke2-ingress-nginx"],
+        "etcd-snapshot-schedule-cron": "0 */6 * * *",
+        "etcd-snapshot-retention": 28,
     }
 
 
-def test_other_servers_register_with_the_first_on_the_supervisor_port() -> None:
-    config = yaml.safe_load(
-        rke2_config.server_config(
-            node_name="rbd-2",
-            node_ip="10.0.0.12",
-            api_address="k8s.example",
-            join_address="10.0.0.11",
-        )
+def test_etcd_snapshots_go_to_s3_too_without_the_secret_in_config_yaml() -> None:
+    snapshots = rke2_config.Snapshots(
+        schedule="0 3 * * *",
+        retention=7,
+        s3_bucket="backups",
+        s3_endpoint="minio.example:9000",
+        s3_folder="rbd",
+        s3_access_key="AKIA",
+        s3_insecure=True,
     )
-    assert config["server"] == "https://10.0.0.11:9345"
-    assert config["tls-san"] == ["k8s.example"]
-    assert "token" not in config
+    text = rke2_config.server_config(
+        node_name="rbd-2", node_ip="10.0.0.12", api_address="k8s.example", snapshots=snapshots
+    )
+    config = yaml.safe_load(text)
+    assert {key: value for key, value in config.items() if key.startswith("etcd-")} == {
+        "etcd-snapshot-schedule-cron": "0 3 * * *",
+        "etcd-snapshot-retention": 7,
+        "etcd-s3": True,
+        "etcd-s3-bucket": "backups",
+        "etcd-s3-endpoint": "minio.example:9000",
+        "etcd-s3-region": "us-east-1",
+        "etcd-s3-access-key": "AKIA",
+        "etcd-s3-folder": "rbd",
+        "etcd-s3-insecure": True,
+    }
+    assert "secret" not in text
+    line = rke2_config.s3_secret_config("s3cr3t/+key")
+    assert "\n" not in line and yaml.safe_load(line) == {"etcd-s3-secret-key": "s3cr3t/+key"}
+    assert rke2_config.s3_secret_config("") == ""
 
 
 def test_agents_register_through_the_api_address() -> None:
@@ -92,8 +118,8 @@ def test_agents_register_through_the_api_address() -> None:
     }
 
 
-def test_join_order() -> None:
-    assert rke2_config.join_order(["a", "b", "c"]) == [("a", None), ("b", "a"), ("c", "a")]
+def test_only_the_first_server_may_initialise() -> None:
+    assert rke2_config.bootstrap_server(["a", "b", "c"]) == "a"
 
 
 # --------------------------------------------------------------------------- RKE2 steps
@@ -108,25 +134,24 @@ def rke2(dev_config: dict[str, Any]) -> Deployment:
     return deploy(edited(dev_config, _worker))
 
 
-def test_each_server_waits_for_the_previous_one(rke2: Deployment) -> None:
-    servers = [rke2.named(f"kubernetes-server-rbd-{i}") for i in (1, 2, 3)]
-    assert depends_on(rke2, servers[1], "kubernetes-server-rbd-1")
-    assert depends_on(rke2, servers[2], "kubernetes-server-rbd-2")
-    assert not depends_on(rke2, servers[0], "kubernetes-server-rbd-2")
-    agent = rke2.named("kubernetes-agent-rbd-4")
-    assert all(server.urn in agent.dependencies for server in servers)
+def test_servers_then_agents_change_one_at_a_time(rke2: Deployment) -> None:
+    chain = [f"kubernetes-server-rbd-{i}" for i in (1, 2, 3)] + ["kubernetes-agent-rbd-4"]
+    for previous, step in itertools.pairwise(chain):
+        assert depends_on(rke2, rke2.named(step), previous)
+    assert not depends_on(rke2, rke2.named(chain[0]), chain[1])
 
 
 def test_server_commands(rke2: Deployment) -> None:
     first = rendered_params(rke2.named("kubernetes-server-rbd-1"))
     second = rendered_params(rke2.named("kubernetes-server-rbd-2"))
-    assert (first["ROLE"], first["JOIN_ADDRESS"], first["ARTIFACTS"]) == ("server", "", "")
-    # A joining server waits for the first one's /readyz before it starts.
-    assert second["JOIN_ADDRESS"] == "192.0.2.11"
-    assert yaml.safe_load(second["CONFIG"])["server"] == "https://192.0.2.11:9345"
-    assert yaml.safe_load(first["CONFIG"])["tls-san"] == ["192.0.2.20"]
+    assert (first["ROLE"], first["BOOTSTRAP"], first["ARTIFACTS"]) == ("server", "1", "")
+    assert (second["BOOTSTRAP"], second["REGISTRATION"]) == ("", "192.0.2.20")
+    assert second["PEERS"] == "192.0.2.11 192.0.2.13"
+    for params in (first, second):
+        assert yaml.safe_load(params["CONFIG"])["server"] == "https://192.0.2.20:9345"
+        assert yaml.safe_load(params["CONFIG"])["tls-san"] == ["192.0.2.20"]
     agent = rendered_params(rke2.named("kubernetes-agent-rbd-4"))
-    assert (agent["ROLE"], agent["JOIN_ADDRESS"]) == ("agent", "192.0.2.20")
+    assert (agent["ROLE"], agent["REGISTRATION"], agent["BOOTSTRAP"]) == ("agent", "192.0.2.20", "")
 
 
 def test_token_only_on_stdin(rke2: Deployment) -> None:
@@ -277,6 +302,8 @@ def test_existing_cluster_is_checked_before_anything_uses_it(existing: Deploymen
     assert "s3cret-token" not in json.dumps(check.inputs["create"])
     (provider,) = existing.of_type("pulumi:providers:kubernetes")
     assert check.urn in provider.dependencies
+    # The kubeconfig is the user's: its own heuristics decide when the provider is replaced.
+    assert "clusterIdentifier" not in provider.inputs
 
 
 class _FakeApi(http.server.BaseHTTPRequestHandler):

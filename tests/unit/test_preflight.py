@@ -94,6 +94,20 @@ def test_a_foreign_listener_is_an_error_and_our_own_service_is_not(spec: Cluster
     assert "3306 held by mariadbd (deployed here)" in result["rbd-2", "ports"][1]
 
 
+def test_an_ingress_controller_on_a_gateway_port_is_an_error_only_on_gateway_nodes(
+    spec: ClusterSpec,
+) -> None:
+    # What RKE2's rke2-ingress-nginx (hostPort 80/443) would look like if it were left enabled.
+    nginx = '\nlistener\tLISTEN 0 511 0.0.0.0:443 0.0.0.0:* users:(("nginx",pid=31,fd=6))'
+    facts = healthy()
+    facts["rbd-2"] += nginx
+    facts["rbd-3"] += nginx  # a master and the registry node, not a gateway node
+    result = verdict(spec, facts)
+    assert problems(result) == {("rbd-2", "ports"): "error"}
+    assert result["rbd-2", "ports"][1] == "port 443 is held by nginx (pid 31)"
+    assert {80, 443} <= set(checks.plan(spec)["rbd-2"].ports)
+
+
 def test_duplicate_machine_id_and_hostname_name_both_nodes(spec: ClusterSpec) -> None:
     facts = healthy()
     twin = checks.parse_facts(facts["rbd-2"]).get("machine_id")

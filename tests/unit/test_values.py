@@ -26,9 +26,10 @@ def test_dev_values_exactly(dev: Deployment) -> None:
         },
         "Cluster": {
             "gatewayIngressIPs": "192.0.2.10",
+            # goodrain.me follows the VIP (docs/rainbond.md, item 9).
             "nodesForGateway": [
-                {"name": "rbd-1", "internalIP": "192.0.2.11", "externalIP": "192.0.2.11"},
-                {"name": "rbd-2", "internalIP": "192.0.2.12", "externalIP": "192.0.2.12"},
+                {"name": "rbd-1", "internalIP": "192.0.2.10", "externalIP": "192.0.2.11"},
+                {"name": "rbd-2", "internalIP": "192.0.2.10", "externalIP": "192.0.2.12"},
             ],
             "nodesForChaos": [
                 {"name": "rbd-1", "internalIP": "192.0.2.11", "externalIP": "192.0.2.11"},
@@ -151,7 +152,7 @@ def test_external_address_and_separate_roles(dev_config: dict[str, Any]) -> None
     cluster = release_inputs(deploy(config))["values"]["Cluster"]
     assert cluster["nodesForGateway"][1] == {
         "name": "rbd-2",
-        "internalIP": "192.0.2.12",
+        "internalIP": "192.0.2.10",
         "externalIP": "203.0.113.12",
     }
     assert [n["name"] for n in cluster["nodesForChaos"]] == ["rbd-2", "rbd-3"]

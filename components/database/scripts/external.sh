@@ -1,7 +1,9 @@
-# Checks, from this cluster node, that the external server answers for USER and holds DATABASES
-# in utf8mb4; with admin credentials it creates what is missing. Installs the client if needed.
+# Checks, from this cluster node, that the external server answers for USER, is a version
+# Rainbond supports with CHARSET and COLLATION, and holds DATABASES in CHARSET; with admin
+# credentials it creates what is missing. Installs the client if needed.
 # Stdin: USER's password, then the admin password (an empty line without admin credentials).
-# Params: PACKAGE, HOST, PORT, USER, ADMIN_USER, DATABASES, CREATE_SQL, CHARSET.
+# Params: PACKAGE, HOST, PORT, USER, ADMIN_USER, DATABASES, CREATE_SQL, CHARSET, COLLATION,
+# SUPPORTED (the versions Rainbond supports, as the error states them).
 IFS= read -r PASSWORD
 IFS= read -r ADMIN_PASSWORD || true
 [ -n "${PASSWORD}" ] || fail "stdin must hold ${USER}'s password"
@@ -23,8 +25,28 @@ check() {
         grep -qx "${name}	${CHARSET}" <<<"${found}" || missing+=("${name}")
     done
 }
+# Rainbond's HA documentation lists MySQL 5.7 and 8.0 (docs/ops-guides/configuration/ha.md);
+# MariaDB 10.x and 11.x speak the same protocol and SQL for what Rainbond uses. MySQL 8.4 and
+# later disable mysql_native_password, which Rainbond's console needs (vaules-config.md).
+supported_version() {
+    case "$1" in
+        10.*-MariaDB* | 11.*-MariaDB*) return 0 ;;
+        *MariaDB*) return 1 ;;
+        5.7.* | 8.0.*) return 0 ;;
+        *) return 1 ;;
+    esac
+}
 login user "${USER}" "${PASSWORD}"
 say "external: checking ${HOST}:${PORT} as ${USER}"
+version="$(as user "SELECT VERSION()")" \
+    || { cat "${CLIENT_DIR}/error" >&2; fail "${USER} cannot log in to ${HOST}:${PORT}"; }
+supported_version "${version}" \
+    || fail "${HOST}:${PORT} runs ${version}; Rainbond needs ${SUPPORTED}"
+[ -n "$(as user "SHOW COLLATION WHERE Charset = '${CHARSET}' AND Collation = '${COLLATION}'")" ] \
+    || fail "${HOST}:${PORT} (${version}) lacks the collation ${COLLATION} of ${CHARSET}; Rainbond" \
+        "needs ${CHARSET}: use ${SUPPORTED}"
+server_charset="$(as user "SELECT @@character_set_server")"
+say "external: ${version}, character_set_server ${server_charset} (the databases use ${CHARSET})"
 check
 if [ "${#missing[@]}" -gt 0 ] && [ -n "${ADMIN_USER}" ]; then
     say "external: creating or converting ${missing[*]} as ${ADMIN_USER}"
