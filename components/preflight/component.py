@@ -66,12 +66,12 @@ class Preflight(pulumi.ComponentResource):
                     "PORTS": " ".join(map(str, node_plan.ports)),
                 },
             )
-            # Taken again exactly when the node's facts are, so both times stay a pair.
+            # Taken again, in place, exactly when the node's facts are (their digest is in the
+            # command), so both times stay a pair. Earlier stacks kept the digest in triggers.
             clock = local.Command(
                 f"{name}-{node_name}-clock",
-                create="date +%s",
-                triggers=[step.stdout.apply(_digest)],
-                opts=pulumi.ResourceOptions(parent=self),
+                create=step.stdout.apply(lambda out: f": facts {_digest(out)}; date +%s"),
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["triggers"]),
             )
             facts[node_name], local_epochs[node_name], urns[node_name] = (
                 step.stdout,

@@ -91,7 +91,9 @@ def rolled(platform: Platform, node: str | None = None, new: Collection[str] = (
     no replace; a create or delete only of a resource named after `node` (joining or leaving)
     or named in `new`; the data and images kept; no acknowledged row lost."""
     allowed = {"same", "update", "read", "refresh"}
-    preview = {op.value: count for op, count in platform.stack.preview().change_summary.items()}
+    summary = platform.stack.preview().change_summary.items()
+    # The summary's keys are plain strings at run time, whatever the annotation says.
+    preview = {auto.OpType(op).value: count for op, count in summary}
     assert set(preview) - {"create", "delete"} <= allowed, preview
     assert set(preview) != {"same"}, "the change changed nothing"
     before = kept()

@@ -50,6 +50,9 @@ def test_a_new_release_of_every_script_updates_every_step_in_place(
     after = deploy(dev_config)
     changes = plan(dev, after, COMMAND)
     assert set(changes.values()) == {"update"}, changes
+    # The local ones (preflight's clock readings follow their node's facts) update too.
+    local = plan(dev, after, "command:local:Command")
+    assert set(local.values()) <= {"same", "update"}, local
 
 
 def test_steps_of_stacks_deployed_with_script_digests_update_in_place(dev: Deployment) -> None:
