@@ -66,8 +66,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 def test_this_release_updates_the_previous_ones_stack_in_place(platform: Platform) -> None:
     run_from(platform.stack, PROJECT_ROOT)
-    # New in this release: the host-key check that gates every preview and up.
-    probes = rolled(platform, new={"preflight-host-keys"})
+    # New in this release: the host-key check that gates every preview and up, the database
+    # backups, and the second rbd-monitor.
+    probes = rolled(
+        platform, new={"preflight-host-keys", "database-backup", "rainbond-rbd-monitor"}
+    )
     assert probes.report("gateway VIP").longest_outage <= ONE_FAILOVER_SECONDS
     assert probes.report("registry manifest").failures == 0
 
