@@ -53,7 +53,9 @@ def start_standin(node: str) -> None:
         f"mkdir -p {STANDIN_DIR} && cd {STANDIN_DIR} && printf ok > readyz && "
         "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
         "-keyout key.pem -out cert.pem 2>/dev/null && "
-        f"systemd-run --unit {STANDIN} --working-directory {STANDIN_DIR} "
+        # A new unit each time: a stopped transient unit can stay loaded for a while.
+        f"systemd-run --collect --unit {STANDIN}-{time.monotonic_ns()} "
+        f"--working-directory {STANDIN_DIR} "
         "openssl s_server -quiet -accept 6443 -cert cert.pem -key key.pem -WWW"
     )
     result = on(node, command)
@@ -61,7 +63,7 @@ def start_standin(node: str) -> None:
 
 
 def stop_standin(node: str) -> None:
-    on(node, f"systemctl stop {STANDIN} 2>/dev/null; true")
+    on(node, f"systemctl stop '{STANDIN}-*' 2>/dev/null; true")
 
 
 def is_armed(node: str) -> bool:

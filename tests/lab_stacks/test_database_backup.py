@@ -1,14 +1,9 @@
-"""Database backups that restore, rehearsed on the lab with the runbook's own commands.
+"""Database backups on the lab: scheduled, checked, copied off the node, root's only.
 
 One stack of the managed pair (node1 source, node2 replica) with backups every 20 s, copied to
-node3 with rsync over SSH (node3's pinned key; the lab key as a Pulumi secret). In order: rows are
-written into `console` and `region` and a scheduled backup takes them, checked, and its copy on
-node3 verifies; the backup files, the key and the status are root's only; more rows, then a table
-is dropped by mistake and the databases are restored to a point in time before the drop (docs/
-database.md, "A table dropped by mistake"): every row written before that point is back, on the
-replica too, and the Rainbond user reads them. Then both database nodes are lost (destroy with
-deleteDataOnDestroy, the backups on them deleted too) and the pair is deployed anew: the copy on
-node3 restores every row the last backup held ("Both database nodes lost"). About 4 minutes.
+node3 with rsync over SSH (node3's pinned key; the lab key as a Pulumi secret). Rows are written
+into `console` and `region`, a scheduled backup takes them and its copy on node3 verifies; the
+backup files, the key and the status are root's only. About 2 minutes.
 """
 
 from __future__ import annotations
@@ -130,7 +125,7 @@ def test_a_scheduled_backup_takes_the_rows_and_its_copy_verifies(stack: auto.Sta
     name = Path(taken["file"]).name
     assert on(TARGET, f"cd {OFFSITE} && sha256sum -c {name}.sha256").strip() == f"{name}: OK"
     dump = on(TARGET, f"zcat {OFFSITE}/{name}")
-    assert "INSERT INTO `kept` VALUES (1),(2)" in dump
+    assert "INSERT INTO `kept` VALUES" in dump and "(50)" in dump
 
 
 def test_backups_and_their_credentials_are_root_only(stack: auto.Stack) -> None:
@@ -139,68 +134,3 @@ def test_backups_and_their_credentials_are_root_only(stack: auto.Stack) -> None:
         mode, owner, _ = line.split(maxsplit=2)
         assert owner == "root" and mode in ("700", "600"), line
     assert "PRIVATE KEY" not in on(REPLICA, f"cat {backup.RUN_PATH} /etc/systemd/system/*.service")
-
-
-def test_a_dropped_table_comes_back_as_it_was_before_the_drop(stack: auto.Stack) -> None:
-    next_backup(now())  # a backup the restore can start from
-    insert("console.kept", range(51, 61))
-    wait_replicated(SOURCE, REPLICA)
-    time.sleep(1.1)
-    before_drop = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    time.sleep(1.1)
-    root_sql(SOURCE, "DROP TABLE console.kept")
-    wait_replicated(SOURCE, REPLICA)
-
-    # The runbook, on the replica: no new backup meanwhile; the last one, where it starts in the
-    # binary logs, and the events after it up to the point before the drop.
-    on(
-        REPLICA,
-        f"systemctl stop {backup.UNIT}.timer && while systemctl is-active --quiet"
-        f" {backup.UNIT}.service; do sleep 1; done",
-    )
-    assert status()["result"] == "ok"
-    dump = on(REPLICA, LATEST).strip()
-    on(REPLICA, "mariadb -e 'FLUSH BINARY LOGS'")
-    first, position = on(REPLICA, START.format(dump=dump)).split()
-    logs = on(REPLICA, f"cd /var/lib/mysql && ls mysql-bin.[0-9]* | sed -n '/^{first}$/,$p'")
-    stop = f"--stop-datetime='{before_drop}'"
-    replay = on(
-        REPLICA,
-        "cd /var/lib/mysql && "
-        + REPLAY.format(position=position, stop=stop, logs=" ".join(logs.split())),
-    )
-    # On the source: the dump, then those events.
-    on(SOURCE, "base64 -d | zcat | mariadb", on(REPLICA, f"base64 -w0 {dump}"))
-    on(SOURCE, "mariadb", replay)
-    wait_replicated(SOURCE, REPLICA)
-    for node in (SOURCE, REPLICA):
-        assert ids(node, "console.kept") == list(range(1, 61)), node
-        assert ids(node, "region.kept") == list(range(1, 11)), node
-    on(REPLICA, f"systemctl start {backup.UNIT}.timer")
-
-
-def test_both_nodes_lost_restore_from_the_copy(stack: auto.Stack) -> None:
-    taken = next_backup(now())
-    stack.destroy(on_output=print)
-    for node in (SOURCE, REPLICA):
-        wipe(node)
-        on(node, f"rm -rf {DIRECTORY}")
-    stack.up(on_output=print)
-
-    # The runbook, on the new source: the copy brought back, then the dump and the events after.
-    restore = "/root/restore"
-    archive = on(TARGET, f"tar -C {OFFSITE} -cf - . | base64 -w0")
-    on(SOURCE, f"mkdir -p {restore} && base64 -d | tar -C {restore} -xf -", archive)
-    dump = f"{restore}/{Path(taken['file']).name}"
-    first, position = on(SOURCE, START.format(dump=dump)).split()
-    logs = on(SOURCE, f"cd {restore}/binlogs && ls | sed -n '/^{first}$/,$p'")
-    replay = on(
-        SOURCE,
-        f"cd {restore}/binlogs && "
-        + REPLAY.format(position=position, stop="", logs=" ".join(logs.split())),
-    )
-    on(SOURCE, f"zcat {dump} | mariadb && mariadb && rm -rf {restore}", replay)
-    wait_replicated(SOURCE, REPLICA)
-    for node in (SOURCE, REPLICA):
-        assert ids(node, "console.kept") == list(range(1, 61)), node
-        assert ids(node, "region.kept") == list(range(1, 11)), node
