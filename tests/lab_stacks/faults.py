@@ -144,13 +144,6 @@ class UpProcess:
             time.sleep(0.2)
         raise AssertionError(f"{what}: not within {timeout} s:\n{self.text()}")
 
-    def wait_for_output(self, text: str, timeout: float = 300) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"no {text!r} in the output of pulumi up:\n{self.text()}")
-            time.sleep(0.2)
-
     def signal(self, signum: int) -> None:
         """Sends `signum` to pulumi's process group, as a terminal's Ctrl-C does."""
         os.killpg(self.process.pid, signum)
