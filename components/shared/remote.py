@@ -11,6 +11,7 @@ import hashlib
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,7 @@ class Login:
             key = Path(ssh.private_key_file).read_text()
         return cls(node, ssh.user, ssh.port, pulumi.Output.secret(key), ssh.host_key)
 
+    @cached_property
     def connection(self) -> remote.ConnectionArgs:
         return remote.ConnectionArgs(
             host=self.node.address,
@@ -151,7 +153,6 @@ class Steps:
 
     def __init__(self, logins: Mapping[str, Login], after: Sequence[pulumi.Resource] = ()) -> None:
         self._logins = logins
-        self._connections = {name: login.connection() for name, login in logins.items()}
         self._after = list(after)
 
     @classmethod
@@ -204,7 +205,7 @@ class Steps:
         quiet = stdin is not None or secret_stdout
         return remote.Command(
             name,
-            connection=self._connections[node.name],
+            connection=self._logins[node.name].connection,
             create=create,
             delete=delete,
             stdin=stdin,
