@@ -28,8 +28,16 @@ CLOCK_SKEW_LIMIT_SECONDS = 30
 # RHEL 8's kernel: the oldest any distribution RKE2 supports ships.
 MIN_KERNEL = (4, 18)
 ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "amd64": "amd64", "arm64": "arm64"}
-# The node scripts install packages with apt; these releases are the ones RKE2 and Rainbond list.
-TESTED_RELEASES = {"debian": ("11", "12"), "ubuntu": ("20.04", "22.04", "24.04")}
+# The node scripts install packages with apt. Releases whose packages run what they render:
+SUPPORTED_RELEASES = {"debian": ("12", "13"), "ubuntu": ("22.04", "24.04")}
+# Older packages than the rendered files need, by release: keepalived 2.2.7 brought
+# `unicast_fault_no_peer` (the pair's config), MariaDB 10.6 `binlog-expire-logs-seconds`.
+OLD_KEEPALIVED = {
+    ("debian", "11"): "2.1.5",
+    ("ubuntu", "20.04"): "2.0.19",
+    ("ubuntu", "22.04"): "2.2.4",
+}
+OLD_MARIADB = {("debian", "11"): "10.5", ("ubuntu", "20.04"): "10.3"}
 
 # Host ports Rainbond's gateway binds (hostNetwork): HTTP, HTTPS, websocket, console, API, health.
 # Any other listener there is an error on a gateway node: RKE2's bundled rke2-ingress-nginx
@@ -66,7 +74,8 @@ class NodePlan:
     node: Node
     disk_paths: tuple[str, ...]
     ports: Mapping[int, frozenset[str]]  # port -> processes allowed to hold it
-    vrrp: bool
+    vrrp: bool  # runs keepalived
+    mariadb: bool  # runs the managed MariaDB
 
 
 def plan(spec: ClusterSpec) -> dict[str, NodePlan]:
@@ -86,6 +95,7 @@ def plan(spec: ClusterSpec) -> dict[str, NodePlan]:
             ports[managed_database.port] = DATABASE_OWNERS
         if node.has(Role.REGISTRY) and isinstance(registry, ManagedRegistry):
             ports[registry.port] = REGISTRY_OWNERS
+            ports[registry.http_port] = REGISTRY_OWNERS
         if node.has(Role.MASTER) and rke2:
             ports.update(RKE2_OWNERS)
         disks = (RAINBOND_DIR, RKE2_DATA_DIR) if rke2 else (RAINBOND_DIR,)
@@ -97,6 +107,9 @@ def plan(spec: ClusterSpec) -> dict[str, NodePlan]:
             disk_paths=disks if node.is_kubernetes_node else (),
             ports=dict(sorted(ports.items())),
             vrrp=vrrp,
+            mariadb=node.name in database_nodes
+            and managed_database is not None
+            and managed_database.engine == "mariadb",
         )
     return plans
 
@@ -187,14 +200,22 @@ def _sudo(facts: Facts) -> Verdict:
     return Level.OK, "root" if sudo == "root" else f"{user} with passwordless sudo"
 
 
-def _os(facts: Facts) -> Verdict:
+def _os(plan: NodePlan, facts: Facts) -> Verdict:
     os_id, version, name = facts.get("os_id"), facts.get("os_version_id"), facts.get("os_name")
     family = {os_id, *facts.get("os_id_like").split()}
     if not family & {"debian", "ubuntu"}:
         return Level.ERROR, f"{name or 'unknown OS'} is not Debian or Ubuntu; the steps use apt"
-    if version not in TESTED_RELEASES.get(os_id, ()):
-        tested = ", ".join(f"{d} {v}" for d, vs in TESTED_RELEASES.items() for v in vs)
-        return Level.WARNING, f"{name} is not a tested release ({tested})"
+    supported = ", ".join(f"{d} {v}" for d, vs in SUPPORTED_RELEASES.items() for v in vs)
+    release = (os_id, version)
+    too_old = []
+    if plan.vrrp and release in OLD_KEEPALIVED:
+        too_old.append(f"keepalived {OLD_KEEPALIVED[release]} (the VRRP config needs 2.2.7+)")
+    if plan.mariadb and release in OLD_MARIADB:
+        too_old.append(f"MariaDB {OLD_MARIADB[release]} (the database config needs 10.6+)")
+    if too_old:
+        return Level.ERROR, f"{name} ships {' and '.join(too_old)}; supported: {supported}"
+    if version not in SUPPORTED_RELEASES.get(os_id, ()):
+        return Level.WARNING, f"{name} is not a supported release ({supported})"
     return Level.OK, name
 
 
@@ -351,7 +372,7 @@ def evaluate(
         node_facts, node_plan = facts[node.name], plans[node.name]
         verdicts: dict[PreflightCheck, Verdict] = {
             PreflightCheck.SUDO: _sudo(node_facts),
-            PreflightCheck.OS: _os(node_facts),
+            PreflightCheck.OS: _os(node_plan, node_facts),
             PreflightCheck.ARCH: _arch(node_facts),
             PreflightCheck.KERNEL: _kernel(node_facts),
             PreflightCheck.HOSTNAME: _hostname(node_plan, node_facts),

@@ -61,7 +61,7 @@ def test_plan_ports_by_role(spec: ClusterSpec) -> None:
         [*checks.GATEWAY_PORTS, 3306, *checks.RKE2_SERVER_PORTS]
     )
     # rbd-3: master and the managed registry, no gateway, no database.
-    assert list(plans["rbd-3"].ports) == sorted([5000, *checks.RKE2_SERVER_PORTS])
+    assert list(plans["rbd-3"].ports) == sorted([5000, 5080, *checks.RKE2_SERVER_PORTS])
     assert plans["rbd-1"].disk_paths == ("/opt/rainbond", "/var/lib/rancher")
     assert plans["rbd-1"].vrrp and plans["rbd-3"].vrrp  # gateway pair; masters hold the API VIP
 
@@ -132,7 +132,7 @@ def test_duplicate_machine_id_and_hostname_name_both_nodes(spec: ClusterSpec) ->
     [
         ("sudo", "no", "sudo", "error"),
         ("os_id", "centos", "os", "error"),
-        ("os_version_id", "13", "os", "warning"),
+        ("os_version_id", "14", "os", "warning"),
         ("arch", "riscv64", "arch", "error"),
         ("kernel", "4.15.0-20-generic", "kernel", "error"),
         ("swap_kib", str(2 << 20), "swap", "warning"),
@@ -144,6 +144,52 @@ def test_node_facts(spec: ClusterSpec, fact: str, value: str, check: str, level:
     facts = healthy()
     facts["rbd-2"] = with_fact(facts["rbd-2"], fact, value)
     assert problems(verdict(spec, facts)) == {("rbd-2", check): level}
+
+
+def on_release(facts: dict[str, str], os_id: str, version: str) -> dict[str, str]:
+    name = f"{os_id} {version}"
+    return {
+        node: with_fact(
+            with_fact(with_fact(text, "os_id", os_id), "os_version_id", version), "os_name", name
+        )
+        for node, text in facts.items()
+    }
+
+
+@pytest.mark.parametrize(("os_id", "version"), [("debian", "13"), ("ubuntu", "24.04")])
+def test_supported_releases_pass(spec: ClusterSpec, os_id: str, version: str) -> None:
+    assert problems(verdict(spec, on_release(healthy(), os_id, version))) == {}
+
+
+def test_a_release_too_old_for_what_a_node_runs_is_an_error_naming_the_package(
+    spec: ClusterSpec,
+) -> None:
+    # Every dev node runs keepalived (the gateway pair or the API VIP); rbd-1 and rbd-2 MariaDB.
+    result = verdict(spec, on_release(healthy(), "debian", "11"))
+    assert problems(result) == {(node, "os"): "error" for node in DEV_NODES}
+    assert result["rbd-1", "os"][1] == (
+        "debian 11 ships keepalived 2.1.5 (the VRRP config needs 2.2.7+) and MariaDB 10.5"
+        " (the database config needs 10.6+); supported: debian 12, debian 13, ubuntu 22.04,"
+        " ubuntu 24.04"
+    )
+    assert "MariaDB" not in result["rbd-3", "os"][1]
+
+
+def test_ubuntu_2204_serves_every_role_but_keepalived(
+    dev_config: dict[str, Any], home: Any
+) -> None:
+    kubeconfig = home / "kubeconfig"
+    kubeconfig.write_text(conftest.FAKE_KUBECONFIG)
+    config = edited(
+        dev_config, put("kubernetes", {"mode": "existing", "kubeconfigPath": str(kubeconfig)})
+    )
+    result = verdict(ClusterSpec.model_validate(config), on_release(healthy(), "ubuntu", "22.04"))
+    # rbd-3 holds no VIP once the cluster is not RKE2's: MariaDB 10.6 is new enough for rbd-1/2.
+    assert problems(result) == {("rbd-1", "os"): "error", ("rbd-2", "os"): "error"}
+    assert result["rbd-1", "os"][1].startswith("ubuntu 22.04 ships keepalived 2.2.4 (")
+    assert problems(
+        verdict(ClusterSpec.model_validate(config), on_release(healthy(), "debian", "11"))
+    ) == {(n, "os"): "error" for n in ("rbd-1", "rbd-2")} | {("rbd-3", "os"): "warning"}
 
 
 def test_disk_measured_where_the_directory_will_be(spec: ClusterSpec) -> None:
