@@ -134,6 +134,7 @@ class RainbondPlatform(pulumi.ComponentResource):
         self.registry = {
             "mode": spec.registry.mode,
             "domain": registry.domain,
+            "pushDomain": registry.push_domain,
             "namespace": registry.namespace,
             "username": registry.username,
             "password": registry.password,

@@ -278,7 +278,12 @@ class ManagedRegistry(Section):
     domain: Domain | None = None
     namespace: Text = "rainbond"
     username: Text | None = None
-    port: Port = Field(default=5000, description="The port the registry listens on.")
+    port: Port = Field(default=5000, description="The port the registry listens on, over TLS.")
+    http_port: Port = Field(
+        default=5080,
+        description="The registry's plain-HTTP port: where Rainbond's builds push (its BuildKit"
+        " speaks only plain HTTP to the image hub).",
+    )
     s3: RegistryS3 | None = None
     delete_data_on_destroy: Flag = Field(
         default=False, description="`pulumi destroy` also deletes the images on disk."

@@ -68,7 +68,7 @@ class RainbondRelease(pulumi.ComponentResource):
             "build_nodes": build.nodes,
             "containerd_runtime_path": kubernetes.containerd_runtime_path,
             "registry": pulumi.Output.all(
-                registry.domain, registry.namespace, registry.username, registry.password
+                registry.push_domain, registry.namespace, registry.username, registry.password
             ).apply(lambda r: RegistryValues(registry.builtin, *r)),
             "database": None
             if connection is None

@@ -29,6 +29,8 @@ class Served:
     """What nodes need to reach a registry, and the steps that must finish first."""
 
     endpoint: files.Endpoint
+    # The address Rainbond is given (imageHub.domain): where it pushes and names its images.
+    push_domain: str
     username: str
     password: pulumi.Output[str]
     ca_pem: pulumi.Output[str]
@@ -43,6 +45,8 @@ class ImageRegistry(pulumi.ComponentResource):
     # Node name -> the step that makes that node trust the registry.
     trust: dict[str, pulumi.Resource]
     domain: pulumi.Output[str]
+    # What Rainbond is given as its image hub; the managed registry's plain-HTTP address.
+    push_domain: pulumi.Output[str]
     namespace: pulumi.Output[str]
     username: pulumi.Output[str]
     password: pulumi.Output[str]
@@ -72,6 +76,7 @@ class ImageRegistry(pulumi.ComponentResource):
             # rbd-hub answers as goodrain.me behind the gateway, over http or unverified https.
             served = Served(
                 endpoint=files.Endpoint(files.GOODRAIN_ME, insecure=True),
+                push_domain=files.GOODRAIN_ME,
                 username=BUILTIN_USER,
                 password=generated_password(f"{name}-password", self),
                 ca_pem=pulumi.Output.from_input(""),
@@ -80,6 +85,7 @@ class ImageRegistry(pulumi.ComponentResource):
             )
         self.trust = _trust_everywhere(name, nodes, served, vip, rke2, steps, self)
         self.domain = pulumi.Output.from_input(served.endpoint.domain)
+        self.push_domain = pulumi.Output.from_input(served.push_domain)
         namespace = "" if isinstance(registry, BuiltinRegistry) else registry.namespace
         self.namespace = pulumi.Output.from_input(namespace)
         self.username = pulumi.Output.from_input(served.username)
@@ -87,6 +93,7 @@ class ImageRegistry(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "domain": self.domain,
+                "pushDomain": self.push_domain,
                 "namespace": self.namespace,
                 "username": self.username,
                 "password": self.password,
@@ -113,14 +120,19 @@ def _managed(
     ca_pem = tls.stdout.apply(lambda out: out.strip())
     password, bcrypt_hash = generated_login(f"{name}-password", parent)
     http_secret = generated_password(f"{name}-http-secret", parent)
-    config = http_secret.apply(
-        lambda secret: files.registry_config(
-            port=registry.port, storage=_storage(registry), http_secret=secret
+    # Two listeners on one storage: TLS for the nodes, plain HTTP where Rainbond's builds push.
+    configs = http_secret.apply(
+        lambda secret: "---\n".join(
+            files.registry_config(
+                port=port, storage=_storage(registry), http_secret=secret, tls=tls
+            )
+            for port, tls in ((registry.port, True), (registry.http_port, False))
         )
     )
-    stdin = pulumi.Output.all(password, bcrypt_hash, config).apply(
+    stdin = pulumi.Output.all(password, bcrypt_hash, configs).apply(
         lambda parts: f"{parts[0]}\n{files.htpasswd_line(username, parts[1])}{parts[2]}"
     )
+    build_domain = files.build_domain(domain, registry.http_port)
     server = steps.step(
         f"{name}-server",
         node,
@@ -129,6 +141,10 @@ def _managed(
         params={
             "PORT": str(registry.port),
             "DOMAIN": domain,
+            "HTTP_PORT": str(registry.http_port),
+            "BUILD_DOMAIN": build_domain,
+            "HTTP_SERVICE": files.HTTP_SERVICE,
+            "HTTP_CONFIG_FILE": files.HTTP_CONFIG,
             "USERNAME": username,
             "CONFIG_DIR": files.CONFIG_DIR,
             "TLS_DIR": files.TLS_DIR,
@@ -140,13 +156,18 @@ def _managed(
         stdin=stdin,
         depends_on=[tls],
         owns=Owned(
-            files=(f"{files.CONFIG_DIR}/config.yml", files.HTPASSWD_FILE),
-            services=("docker-registry",),
+            files=(
+                f"{files.CONFIG_DIR}/config.yml",
+                f"{files.CONFIG_DIR}/{files.HTTP_CONFIG}",
+                files.HTPASSWD_FILE,
+            ),
+            services=("docker-registry", files.HTTP_SERVICE),
         ),
     )
     host, _ = files.split_domain(domain)
     return Served(
-        endpoint=files.Endpoint(domain, ca_file=files.CA_FILE),
+        endpoint=files.Endpoint(domain, ca_file=files.CA_FILE, mirrored=(build_domain,)),
+        push_domain=build_domain,
         username=username,
         password=password,
         ca_pem=ca_pem,
@@ -190,6 +211,7 @@ def _external(
     )
     return Served(
         endpoint=files.Endpoint(registry.domain, insecure=registry.insecure),
+        push_domain=registry.domain,
         username=registry.username,
         password=password,
         ca_pem=pulumi.Output.from_input(""),
@@ -227,6 +249,7 @@ def _trust_everywhere(
             parent=parent,
             params={
                 "DOMAIN": served.endpoint.domain,
+                "MIRRORED": " ".join(served.endpoint.mirrored),
                 "CERTS_D": files.CERTS_D,
                 "HOSTS_TOML": files.hosts_toml(served.endpoint),
                 "HOSTS_LINES": hosts_lines,

@@ -16,6 +16,9 @@ import yaml
 CONFIG_DIR = "/etc/docker/registry"
 TLS_DIR = f"{CONFIG_DIR}/tls"
 HTPASSWD_FILE = f"{CONFIG_DIR}/htpasswd"
+# The second instance, plain HTTP on the same storage: a unit of ours beside Debian's.
+HTTP_CONFIG = "config-http.yml"
+HTTP_SERVICE = "rainbond-ha-registry-http"
 DATA_DIR = "/var/lib/docker-registry"
 # One file serves the trust store (update-ca-certificates), containerd and RKE2.
 CA_FILE = "/usr/local/share/ca-certificates/rainbond-ha-registry.crt"
@@ -59,6 +62,12 @@ def is_ip(host: str) -> bool:
     return True
 
 
+def build_domain(domain: str, http_port: int) -> str:
+    """Where Rainbond's builds push: the registry's host, on its plain-HTTP listener's port."""
+    host, _ = split_domain(domain)
+    return f"{host}:{http_port}"
+
+
 def subject_alt_names(domain: str, address: IPv4Address) -> str:
     """The names the server certificate must carry: the domain's host and the node's address."""
     host, _ = split_domain(domain)
@@ -68,11 +77,14 @@ def subject_alt_names(domain: str, address: IPv4Address) -> str:
     return ",".join(names)
 
 
-def registry_config(*, port: int, storage: Filesystem | S3, http_secret: str) -> str:
-    """config.yml for Distribution 2.8: TLS, htpasswd auth, the chosen storage.
+def registry_config(
+    *, port: int, storage: Filesystem | S3, http_secret: str, tls: bool = True
+) -> str:
+    """config.yml for Distribution 2.8: TLS (or plain HTTP), htpasswd auth, the chosen storage.
 
-    http.secret signs upload state; instances behind one address must share it, so it is set
-    even for one instance (a restart then keeps uploads in progress valid).
+    http.secret signs upload state; instances sharing a storage must share it, so it is set
+    even for one instance (a restart then keeps uploads in progress valid). The plain-HTTP
+    instance answers with relative upload URLs, so a client that came over HTTP stays on it.
     """
     driver: dict[str, object]
     if isinstance(storage, S3):
@@ -100,7 +112,11 @@ def registry_config(*, port: int, storage: Filesystem | S3, http_secret: str) ->
         "http": {
             "addr": f":{port}",
             "secret": http_secret,
-            "tls": {"certificate": f"{TLS_DIR}/server.crt", "key": f"{TLS_DIR}/server.key"},
+            **(
+                {"tls": {"certificate": f"{TLS_DIR}/server.crt", "key": f"{TLS_DIR}/server.key"}}
+                if tls
+                else {"relativeurls": True}
+            ),
             "headers": {"X-Content-Type-Options": ["nosniff"]},
         },
         "auth": {"htpasswd": {"realm": REALM, "path": HTPASSWD_FILE}},
@@ -123,6 +139,13 @@ class Endpoint:
     ca_file: str | None = None
     # https without verification first, then plain http: covers both kinds of insecure registry.
     insecure: bool = False
+    # Other names images may carry for the same registry (the managed one's plain-HTTP address,
+    # where builds push): nodes pull them from `urls` too.
+    mirrored: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.domain, *self.mirrored)
 
     @property
     def urls(self) -> list[str]:
@@ -135,9 +158,14 @@ def _toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=True)
 
 
+def hosts_toml_marker(endpoint: Endpoint) -> str:
+    return f"# rainbond-ha: the registry {endpoint.domain}"
+
+
 def hosts_toml(endpoint: Endpoint) -> str:
-    """containerd's `certs.d/<domain>/hosts.toml` (read without a restart)."""
-    lines = [f"server = {_toml_string(endpoint.urls[0])}"]
+    """containerd's `certs.d/<name>/hosts.toml` for each of the endpoint's names (read without a
+    restart); its first line marks it as this program's, for the trust step to clean up."""
+    lines = [hosts_toml_marker(endpoint), f"server = {_toml_string(endpoint.urls[0])}"]
     for url in endpoint.urls:
         lines += ["", f"[host.{_toml_string(url)}]", '  capabilities = ["pull", "resolve", "push"]']
         if endpoint.ca_file:
@@ -158,7 +186,7 @@ def rke2_registries(endpoint: Endpoint, username: str, password: str) -> str:
     if tls:
         config["tls"] = tls
     document = {
-        "mirrors": {endpoint.domain: {"endpoint": endpoint.urls}},
+        "mirrors": {name: {"endpoint": endpoint.urls} for name in endpoint.names},
         "configs": {endpoint.domain: config},
     }
     return yaml.safe_dump(document, sort_keys=False)

@@ -135,6 +135,25 @@ def registry_nodes(nodes: list[Node], registry: RegistrySpec) -> Iterator[Findin
 
 
 @rule
+def registry_address(registry: RegistrySpec) -> Iterator[Finding]:
+    if isinstance(registry, ManagedRegistry) and registry.http_port == registry.port:
+        yield Finding(
+            "registry.httpPort",
+            f"{registry.http_port} is also registry.port; the registry serves TLS on one and"
+            " plain HTTP (for Rainbond's builds) on the other",
+            "choose two ports",
+        )
+    domain = getattr(registry, "domain", None) or ""
+    if domain.split(":")[0] == "goodrain.me":
+        yield Finding(
+            "registry.domain",
+            "goodrain.me is Rainbond's builtin hub: its operator then runs rbd-hub behind the"
+            " gateway and sends builds there, not to this registry",
+            "name the registry otherwise, or use registry.mode: builtin",
+        )
+
+
+@rule
 def rainbond_replicas(rainbond: RainbondSpec) -> Iterator[Finding]:
     if rainbond.replicas < 2:
         yield warning(

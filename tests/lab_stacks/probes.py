@@ -145,15 +145,17 @@ class Inserts:
 
 
 class Manifest:
-    """Fetches one manifest from the registry with basic auth over its own CA."""
+    """Pushes and fetches one manifest with basic auth: over TLS with the registry's own CA, or
+    over plain HTTP (`ca_pem` None), as Rainbond's BuildKit pushes."""
 
     ACCEPT = "application/vnd.oci.image.manifest.v1+json"
 
-    def __init__(self, domain: str, username: str, password: str, ca_pem: str) -> None:
-        self.base = f"https://{domain}/v2"
+    def __init__(self, domain: str, username: str, password: str, ca_pem: str | None) -> None:
+        self.base = f"{'http' if ca_pem is None else 'https'}://{domain}/v2"
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
         self.headers = {"Authorization": f"Basic {token}"}
-        self.context = ssl.create_default_context(cadata=ca_pem)
+        self.context = None if ca_pem is None else ssl.create_default_context(cadata=ca_pem)
+        self.upload_locations: list[str] = []
 
     def _request(self, method: str, url: str, data: bytes | None = None, **headers: str) -> Any:
         request = urllib.request.Request(
@@ -173,6 +175,7 @@ class Manifest:
             digest = "sha256:" + hashlib.sha256(data).hexdigest()
             with self._request("POST", f"{self.base}/{repository}/blobs/uploads/") as started:
                 location = started.headers["Location"]
+            self.upload_locations.append(location)
             if location.startswith("/"):
                 location = self.base.removesuffix("/v2") + location
             joiner = "&" if "?" in location else "?"

@@ -35,6 +35,7 @@ def main() -> None:
             "registry",
             {
                 "domain": registry.domain,
+                "pushDomain": registry.push_domain,
                 "username": registry.username,
                 "password": registry.password,
             },

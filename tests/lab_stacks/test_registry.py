@@ -34,8 +34,11 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 NODES = ("node1", "node2", "node3")
 DOMAIN = f"{node_address('node3')}:5000"
+# Where Rainbond's builds push: the same registry over plain HTTP.
+PUSH_DOMAIN = f"{node_address('node3')}:5080"
 CA_FILE = "/usr/local/share/ca-certificates/rainbond-ha-registry.crt"
 HOSTS_TOML = f"/etc/containerd/certs.d/{DOMAIN}/hosts.toml"
+PUSHED_HOSTS_TOML = f"/etc/containerd/certs.d/{PUSH_DOMAIN}/hosts.toml"
 WORK = "/tmp/rainbond-ha-registry-e2e"
 PUSHER, PULLER = "node1", "node2"
 
@@ -163,6 +166,7 @@ def test_outputs(stack: tuple[auto.Stack, Any]) -> None:
     _, outputs = stack
     registry = outputs["registry"]
     assert registry.value["domain"] == DOMAIN
+    assert registry.value["pushDomain"] == PUSH_DOMAIN
     assert registry.value["username"] == "rainbond"
     assert len(registry.value["password"]) == 32
 
@@ -177,6 +181,28 @@ def test_every_node_trusts_the_registry(stack: tuple[auto.Stack, Any]) -> None:
         code = on(node, f"curl -s -o /dev/null -w '%{{http_code}}' https://{DOMAIN}/v2/")
         assert code == "401", node
         assert on(node, "getent hosts goodrain.me").split() == [VIP, "goodrain.me"], node
+
+
+def test_a_build_pushes_over_plain_http_and_nodes_pull_its_name_over_tls(
+    stack: tuple[auto.Stack, Any],
+) -> None:
+    registry = stack[1]["registry"].value
+    login = (registry["username"], registry["password"])
+    # As Rainbond's BuildKit pushes (`http = true` for the image hub): plain HTTP only, and the
+    # registry's upload URLs keep it there.
+    built = Manifest(PUSH_DOMAIN, *login, ca_pem=None)
+    digest = built.push("rainbond/built", "1")
+    assert all(location.startswith("/v2/") for location in built.upload_locations)
+    with pytest.raises(urllib.error.HTTPError, match="401"):
+        Manifest(PUSH_DOMAIN, "rainbond", "wrong", ca_pem=None).push("rainbond/anonymous", "1")
+    # The same image over TLS: one storage behind both listeners.
+    tls = Manifest(DOMAIN, *login, on("node3", f"cat {CA_FILE}"))
+    assert tls.fetcher("rainbond/built", "1", digest)(0) == digest
+    # containerd on every node pulls what is named after the plain-HTTP address from TLS.
+    for node in NODES:
+        hosts = tomllib.loads(on(node, f"cat {PUSHED_HOSTS_TOML}"))
+        assert hosts["server"] == f"https://{DOMAIN}", node
+        assert hosts["host"][f"https://{DOMAIN}"]["ca"] == CA_FILE, node
 
 
 def _fresh_work_dir(node: str, password: str) -> str:
@@ -275,11 +301,14 @@ def test_destroy_cleans_the_nodes_and_keeps_images(stack: tuple[auto.Stack, Any]
     stack[0].destroy(color="never", on_output=print)
     for node in NODES:
         assert on(node, f"test -e {CA_FILE}", check=False).startswith("1\n"), node
-        assert on(node, f"test -e {HOSTS_TOML}", check=False).startswith("1\n"), node
+        for hosts_toml in (HOSTS_TOML, PUSHED_HOSTS_TOML):
+            assert on(node, f"test -e {hosts_toml}", check=False).startswith("1\n"), node
         assert "goodrain.me" not in on(node, "cat /etc/hosts"), node
         assert "rainbond-ha-registry" not in on(node, "ls /etc/ssl/certs"), node
     assert on("node3", "dpkg-query -W docker-registry", check=False).startswith("1\n")
     assert on("node3", "test -e /etc/docker/registry", check=False).startswith("1\n")
+    unit = "/etc/systemd/system/rainbond-ha-registry-http.service"
+    assert on("node3", f"test -e {unit}", check=False).startswith("1\n")
     assert on("node3", "test -e /var/lib/rainbond-ha/registry", check=False).startswith("1\n")
     repositories = "/var/lib/docker-registry/docker/registry/v2/repositories"
     assert "e2e" in on("node3", f"ls {repositories}/rainbond")

@@ -274,6 +274,18 @@ CASES: list[tuple[str, list[Any], list[Any], str]] = [
         "nodes: 2 node(s) have the role registry; managed runs exactly one",
     ),
     (
+        "registry-ports-differ",
+        [put("registry.httpPort", 8080)],
+        [put("registry.httpPort", 5000)],
+        "registry.httpPort: 5000 is also registry.port;",
+    ),
+    (
+        "registry-not-goodrain-me",
+        [put("registry.domain", "registry.example:5000")],
+        [put("registry.domain", "goodrain.me:5000")],
+        "registry.domain: goodrain.me is Rainbond's builtin hub",
+    ),
+    (
         "registry-external-keys",
         [
             put(

@@ -192,6 +192,7 @@ def test_outputs(dev: Deployment) -> None:
     assert dev.outputs["registry"].value == {
         "mode": "managed",
         "domain": "192.0.2.13:5000",
+        "pushDomain": "192.0.2.13:5080",
         "namespace": "rainbond",
         "username": "rainbond",
         "password": fake_password("registry-password", 32),

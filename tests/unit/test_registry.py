@@ -66,14 +66,19 @@ def test_managed_tls_then_server_then_trust(dev: Deployment) -> None:
 
 def test_managed_server_receives_login_and_config_on_stdin(dev: Deployment) -> None:
     server = dev.named("registry-server")
-    password, htpasswd, config = stdin(server).split("\n", 2)
+    password, htpasswd, configs = stdin(server).split("\n", 2)
     assert password == PASSWORD
     assert htpasswd == f"rainbond:{fake_bcrypt(PASSWORD)}"
-    parsed = yaml.safe_load(config)
-    assert parsed["http"]["addr"] == ":5000"
-    assert parsed["http"]["secret"] == fake_password("registry-http-secret", 32)
-    assert parsed["storage"]["filesystem"]["rootdirectory"] == "/var/lib/docker-registry"
+    # Two instances on one storage and secret: TLS on 5000, plain HTTP on 5080 for the builds.
+    tls, http = yaml.safe_load_all(configs)
+    assert tls["http"]["addr"] == ":5000" and http["http"]["addr"] == ":5080"
+    assert "tls" in tls["http"] and "tls" not in http["http"]
+    assert http["http"]["relativeurls"] is True  # upload URLs stay on plain HTTP
+    for parsed in (tls, http):
+        assert parsed["http"]["secret"] == fake_password("registry-http-secret", 32)
+        assert parsed["storage"]["filesystem"]["rootdirectory"] == "/var/lib/docker-registry"
     assert param(server, "DOMAIN") == "192.0.2.13:5000"
+    assert param(server, "BUILD_DOMAIN") == "192.0.2.13:5080"
     assert param(server, "DELETE_DATA") == "false"
     assert server.inputs["logging"] == "none"
 
@@ -87,12 +92,19 @@ def test_every_node_trusts_the_managed_registry(dev: Deployment) -> None:
         assert param(trust, "HOSTS_LINES") == "192.0.2.10 goodrain.me\n"
         hosts = tomllib.loads(param(trust, "HOSTS_TOML"))
         assert hosts["host"]["https://192.0.2.13:5000"]["ca"] == CA_FILE
+        # Images Rainbond builds are named after the plain-HTTP address; nodes pull them over TLS.
+        assert param(trust, "DOMAIN") == "192.0.2.13:5000"
+        assert param(trust, "MIRRORED") == "192.0.2.13:5080"
         # The dev stack is RKE2: registries.yaml with the login travels on stdin.
         assert param(trust, "RKE2_REGISTRIES") == "/etc/rancher/rke2/registries.yaml"
         registries = yaml.safe_load(stdin(trust))
         assert registries["configs"]["192.0.2.13:5000"] == {
             "auth": {"username": "rainbond", "password": PASSWORD},
             "tls": {"ca_file": CA_FILE},
+        }
+        assert registries["mirrors"] == {
+            name: {"endpoint": ["https://192.0.2.13:5000"]}
+            for name in ("192.0.2.13:5000", "192.0.2.13:5080")
         }
 
 
@@ -136,9 +148,9 @@ def test_managed_s3_storage_and_data_deletion(dev_config: dict[str, Any]) -> Non
         )
     )
     server = deployment.named("registry-server")
-    config = yaml.safe_load(stdin(server).split("\n", 2)[2])
-    assert config["storage"]["s3"]["secretkey"] == "s3cr3t"
-    assert config["storage"]["s3"]["regionendpoint"] == "https://minio.corp:9000"
+    for config in yaml.safe_load_all(stdin(server).split("\n", 2)[2]):
+        assert config["storage"]["s3"]["secretkey"] == "s3cr3t"
+        assert config["storage"]["s3"]["regionendpoint"] == "https://minio.corp:9000"
     assert "s3cr3t" not in unwrap(server.inputs["create"])
     assert param(server, "DELETE_DATA") == "true"
 

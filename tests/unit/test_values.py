@@ -38,7 +38,7 @@ def test_dev_values_exactly(dev: Deployment) -> None:
             "containerdRuntimePath": "/var/run/k3s/containerd",
             "imageHub": {
                 "enable": True,
-                "domain": "192.0.2.13:5000",
+                "domain": "192.0.2.13:5080",
                 "namespace": "rainbond",
                 "username": "rainbond",
                 "password": fake_password("registry-password", 32),
@@ -169,5 +169,5 @@ def test_extra_values_merge_last(dev_config: dict[str, Any]) -> None:
     assert values["operator"]["env"] == [{"name": "DEPLOY_VERSION", "value": "helm"}]
     assert values["Cluster"]["replicas"] == 3
     assert values["Cluster"]["imageHub"]["namespace"] == "builds"
-    assert values["Cluster"]["imageHub"]["domain"] == "192.0.2.13:5000"
+    assert values["Cluster"]["imageHub"]["domain"] == "192.0.2.13:5080"
     assert values["Component"] == {"rbd_app_ui": {"enable": True}}

@@ -3,6 +3,13 @@
 # Params: as server.sh, plus DELETE_DATA, DATA_DIR.
 set -euo pipefail
 UNIT=docker-registry.service
+HTTP_UNIT_FILE="/etc/systemd/system/${HTTP_SERVICE}.service"
+if [ -e "${HTTP_UNIT_FILE}" ]; then
+    systemctl disable --now "${HTTP_SERVICE}.service" >/dev/null 2>&1 || true
+    rm -f "${HTTP_UNIT_FILE}"
+    systemctl daemon-reload
+fi
+rm -f "${CONFIG_DIR}/${HTTP_CONFIG_FILE}"
 if packages_brought registry docker-registry; then
     # Disabled while its unit file exists: the purge alone can leave the enablement link behind.
     systemctl disable --now "${UNIT}" >/dev/null 2>&1 || true

@@ -9,8 +9,11 @@ if [ -n "${CA_PEM}" ] && [ -e "${CA_FILE}" ]; then
         update-ca-certificates --fresh >/dev/null 2>&1
     fi
 fi
-rm -f "${CERTS_D}/${DOMAIN}/hosts.toml"
-for dir in "${CERTS_D}/${DOMAIN}" "${CERTS_D}" "$(dirname "${CERTS_D}")"; do
+for name in ${DOMAIN} ${MIRRORED}; do
+    rm -f "${CERTS_D}/${name}/hosts.toml"
+    rmdir --ignore-fail-on-non-empty "${CERTS_D}/${name}" 2>/dev/null || true
+done
+for dir in "${CERTS_D}" "$(dirname "${CERTS_D}")"; do
     rmdir --ignore-fail-on-non-empty "${dir}" 2>/dev/null || true
 done
 if [ -n "${RKE2_REGISTRIES}" ]; then

@@ -1,7 +1,8 @@
 # This node trusts the registry ${DOMAIN}: its CA (if ours) in the system store, containerd's
 # hosts.toml, RKE2's registries.yaml (rke2 only, from stdin: it holds the password), and names
 # in a managed block at the top of /etc/hosts (goodrain.me -> the gateway VIP).
-# Params: DOMAIN, CERTS_D, HOSTS_TOML, HOSTS_LINES, CA_FILE, CA_PEM (empty: no CA of ours),
+# Params: DOMAIN, MIRRORED (other names pulled from it, space separated), CERTS_D, HOSTS_TOML,
+# HOSTS_LINES, CA_FILE, CA_PEM (empty: no CA of ours),
 # RKE2_REGISTRIES (empty unless the cluster is RKE2).
 set -euo pipefail
 BEGIN="# BEGIN rainbond-ha registry"
@@ -40,10 +41,23 @@ if [ -n "${CA_PEM}" ]; then
     fi
 fi
 
-mkdir -p "${CERTS_D}/${DOMAIN}"
-if printf '%s' "${HOSTS_TOML}" | put "${CERTS_D}/${DOMAIN}/hosts.toml" 0644; then
-    echo "trust: wrote ${CERTS_D}/${DOMAIN}/hosts.toml"
-fi
+# The same hosts.toml for the registry's name and each name mirrored onto it; one that an
+# earlier run wrote for a name no longer served goes.
+for name in ${DOMAIN} ${MIRRORED}; do
+    mkdir -p "${CERTS_D}/${name}"
+    if printf '%s' "${HOSTS_TOML}" | put "${CERTS_D}/${name}/hosts.toml" 0644; then
+        echo "trust: wrote ${CERTS_D}/${name}/hosts.toml"
+    fi
+done
+marker="$(head -n 1 <<<"${HOSTS_TOML}")"
+for file in $(grep -lxF "${marker}" "${CERTS_D}"/*/hosts.toml 2>/dev/null || true); do
+    name="$(basename "$(dirname "${file}")")"
+    if ! grep -qxF "${name}" <(printf '%s\n' ${DOMAIN} ${MIRRORED}); then
+        rm -f "${file}"
+        rmdir "$(dirname "${file}")" 2>/dev/null || true
+        echo "trust: removed ${file} (${name} is no longer served)"
+    fi
+done
 if [ -f /etc/containerd/config.toml ] && ! grep -q "config_path.*${CERTS_D}" /etc/containerd/config.toml; then
     echo "trust: warning: /etc/containerd/config.toml does not set config_path = \"${CERTS_D}\";" \
         "containerd ignores hosts.toml until it does" >&2
