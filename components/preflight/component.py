@@ -10,7 +10,6 @@ that resource. Preflight alone takes the whole configuration: it checks the node
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 from typing import Any
 
@@ -21,13 +20,10 @@ from config import ClusterSpec
 
 from ..shared.remote import Scripts, Steps
 from . import checks
+from .clock import clock_commands
 from .host_keys import HostKeyCheck
 
 CHECK = Scripts(__file__)("check")
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class Preflight(pulumi.ComponentResource):
@@ -66,11 +62,12 @@ class Preflight(pulumi.ComponentResource):
                     "PORTS": " ".join(map(str, node_plan.ports)),
                 },
             )
-            # Taken again, in place, exactly when the node's facts are (their digest is in the
-            # command), so both times stay a pair. Earlier stacks kept the digest in triggers.
+            commands = step.stdout.apply(clock_commands)
             clock = local.Command(
                 f"{name}-{node_name}-clock",
-                create=step.stdout.apply(lambda out: f": facts {_digest(out)}; date +%s"),
+                create=commands[0],
+                update=commands[1],
+                # Earlier stacks kept the facts' digest in triggers.
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["triggers"]),
             )
             facts[node_name], local_epochs[node_name], urns[node_name] = (
