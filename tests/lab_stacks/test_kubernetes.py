@@ -122,10 +122,17 @@ def test_rainbond_cluster_carries_the_components_outputs(deployed: tuple[auto.St
     assert spec["gatewayIngressIPs"] == [VIP]
     assert [n["name"] for n in spec["nodesForGateway"]] == with_role("gateway")
     assert [n["name"] for n in spec["nodesForChaos"]] == with_role("build")
+    # goodrain.me follows the VIP, not gateway node 1: the operator reads the first entry's
+    # internalIP for rbd-chaos's hostAliases and its hosts Job, the chart for its own Deployment.
+    assert {n["internalIP"] for n in spec["nodesForGateway"]} == {VIP}
+    status, operator = get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/rainbond-operator")
+    assert status == 200
+    aliases = operator["spec"]["template"]["spec"]["hostAliases"]
+    assert aliases == [{"ip": VIP, "hostnames": ["goodrain.me", "region.goodrain.me"]}]
     outputs = stack.outputs()
     if FULL:
         registry = outputs["registry"].value
-        assert spec["imageHub"]["domain"] == registry["domain"]
+        assert spec["imageHub"]["domain"] == registry["pushDomain"]
         source = node_address(
             yaml.safe_load((PROJECT_ROOT / "Pulumi.lab.yaml").read_text())["config"][
                 "rainbond-ha:database"
