@@ -30,7 +30,8 @@ def clock_commands(facts: str) -> tuple[str, str]:
     node_epoch = parse_facts(facts).number("epoch")
     create = f": {mark}; date +%s; echo '{mark}' >&2"
     update = (
-        f": {mark}; prev=$(echo ${{PULUMI_COMMAND_STDOUT:-}}); seen=$(echo ${{PULUMI_COMMAND_STDERR:-}});"
+        f": {mark}; prev=$(echo ${{PULUMI_COMMAND_STDOUT:-}});"
+        " seen=$(echo ${PULUMI_COMMAND_STDERR:-});"
         ' case "$prev" in ""|*[!0-9]*) prev="";; esac;'
         f' if [ -n "$prev" ] && {{ [ "$seen" = "{mark}" ] || {{ [ -z "$seen" ]'
         f" && [ $(( prev > {node_epoch} ? prev - {node_epoch} : {node_epoch} - prev ))"
