@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 NODE = "node1"
 DOMAIN = f"{node_address('node3')}:5000"
+# The managed registry's plain-HTTP address, whose images nodes pull from DOMAIN.
+PUSHED = f"{node_address('node3')}:5080"
 
 
 def on(command: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -37,9 +40,10 @@ def test_rke2_trust_and_its_removal(tmp_path: Path) -> None:
          str(tmp_path / "ca.crt"), "-days", "1", "-subj", "/CN=registry trust test"],
         check=True, capture_output=True,
     )  # fmt: skip
-    endpoint = files.Endpoint(DOMAIN, ca_file=files.CA_FILE)
+    endpoint = files.Endpoint(DOMAIN, ca_file=files.CA_FILE, mirrored=(PUSHED,))
     params = {
         "DOMAIN": DOMAIN,
+        "MIRRORED": PUSHED,
         "CERTS_D": files.CERTS_D,
         "HOSTS_TOML": files.hosts_toml(endpoint),
         "HOSTS_LINES": files.hosts_entries({files.GOODRAIN_ME: VIP}),
@@ -61,6 +65,16 @@ def test_rke2_trust_and_its_removal(tmp_path: Path) -> None:
         assert on(f"openssl x509 -noout -in {ca_file}").returncode == 0
         assert on("getent hosts goodrain.me").stdout.split() == [VIP, "goodrain.me"]
         assert on("cat /etc/hosts").stdout.count("goodrain.me") == 1
+        # Both names pull from the TLS address; a name no longer served loses its file.
+        for name in (DOMAIN, PUSHED):
+            hosts = on(f"cat {files.CERTS_D}/{name}/hosts.toml").stdout
+            assert tomllib.loads(hosts)["server"] == f"https://{DOMAIN}", name
+        moved = f"{node_address('node3')}:5081"
+        created = on(render(TRUST.text, {**params, "MIRRORED": moved}), stdin=registries)
+        assert created.returncode == 0, created.stderr
+        assert on(f"test -e {files.CERTS_D}/{PUSHED}").returncode == 1
+        assert on(f"test -e {files.CERTS_D}/{moved}/hosts.toml").returncode == 0
+        params["MIRRORED"] = moved
     finally:
         deleted = on(render(TRUST.delete.text, params))
     assert deleted.returncode == 0, deleted.stderr
