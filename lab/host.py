@@ -10,7 +10,8 @@ from pathlib import Path
 
 from .base import LabError, run, step, which
 
-SUITE = "bookworm"
+# The host's release, whose apt sources name the mirror; the same mirror serves the nodes' suite.
+HOST_SUITE = "bookworm"
 
 HOST_TOOLS = {  # command -> Debian package that provides it
     "debootstrap": "debootstrap",
@@ -86,14 +87,14 @@ def host_mirrors() -> tuple[str, str]:
     mirror = os.environ.get("LAB_MIRROR")
     security = os.environ.get("LAB_SECURITY_MIRROR")
     if not mirror:
-        mirror = next((u for u, suites in entries if SUITE in suites), None)
+        mirror = next((u for u, suites in entries if HOST_SUITE in suites), None)
     if not mirror:
         raise LabError(
-            f"no Debian {SUITE} mirror in the host's apt sources (/etc/apt/sources.list*); "
+            f"no Debian {HOST_SUITE} mirror in the host's apt sources (/etc/apt/sources.list*); "
             "set LAB_MIRROR=http://your-mirror/debian"
         )
     if not security:
-        security = next((u for u, suites in entries if f"{SUITE}-security" in suites), None)
+        security = next((u for u, suites in entries if f"{HOST_SUITE}-security" in suites), None)
     if not security:
         security = mirror.rstrip("/") + "-security"
     return mirror.rstrip("/"), security.rstrip("/")

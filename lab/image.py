@@ -11,8 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .base import PROXY_PORT, locked, run, step, write
-from .host import SUITE
+from .base import PROXY_PORT, LabError, locked, run, step, write
 from .subnet import HOST_ADDR
 
 # Bump when the image recipe changes: it is part of the image cache key.
@@ -36,6 +35,17 @@ BASE_PACKAGES = (
 )
 
 
+# The nodes' Debian release: bookworm, or trixie (LAB_SUITE=trixie) for the OS matrix's second row.
+NODE_SUITES = ("bookworm", "trixie")
+
+
+def node_suite() -> str:
+    suite = os.environ.get("LAB_SUITE") or NODE_SUITES[0]
+    if suite not in NODE_SUITES:
+        raise LabError(f"LAB_SUITE must be one of {', '.join(NODE_SUITES)}, got {suite!r}")
+    return suite
+
+
 def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rainbond-ha" / "lab"
@@ -50,7 +60,7 @@ def image_key(mirror: str, security: str, bake: Sequence[str]) -> str:
     text = json.dumps(
         {
             "v": SCRIPT_VERSION,
-            "suite": SUITE,
+            "suite": node_suite(),
             "base": base,
             "extra": extra,
             "mirror": mirror,
@@ -71,20 +81,21 @@ def ensure_image(mirror: str, security: str, bake: Sequence[str]) -> Path:
         if (image_dir / "complete").exists():
             return rootfs
         base, extra = image_packages(bake)
-        step(f"image: building Debian {SUITE} with debootstrap (first run only, about a minute)")
+        suite = node_suite()
+        step(f"image: building Debian {suite} with debootstrap (first run only, about a minute)")
         tmp = image_dir / "rootfs.tmp"
         if image_dir.exists():
             shutil.rmtree(image_dir)
         image_dir.mkdir(parents=True)
         run(
-            ["debootstrap", "--variant=minbase", f"--include={','.join(base)}", SUITE, tmp, mirror],
+            ["debootstrap", "--variant=minbase", f"--include={','.join(base)}", suite, tmp, mirror],
             timeout=1800,
         )
         write(
             tmp / "etc/apt/sources.list",
-            f"deb {mirror} {SUITE} main\n"
-            f"deb {mirror} {SUITE}-updates main\n"
-            f"deb {security} {SUITE}-security main\n",
+            f"deb {mirror} {suite} main\n"
+            f"deb {mirror} {suite}-updates main\n"
+            f"deb {security} {suite}-security main\n",
         )
         if extra:
             step(f"image: baking extra packages: {' '.join(extra)}")
