@@ -1,5 +1,5 @@
 """The lab benchmarks: the platform deployed from nothing, a no-op up, VIP failover, replica lag,
-then changes rolling through a serving platform (day2.py).
+database backup and restore times, then changes rolling through a serving platform (day2.py).
 
 One stack of the whole platform (the lab stack's configuration, with the gateway check on the
 stand-in gateway's port) in a scratch project and state, destroyed at the end (the lab stack
@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import day2, deploy, failover, replica_lag
+from bench import backup, day2, deploy, failover, replica_lag
 from lab.labctl import require_lab_up
 from tests.lab_stacks.gateway import GATEWAY_PORT
 from tests.lab_stacks.harness import component_stack, lab_config
@@ -39,6 +39,7 @@ def _platform() -> dict[str, Any]:
             figures["noop"] = deploy.noop_up(stack)
             figures["failover"] = failover.measure()
             figures["lag"] = replica_lag.measure(database["source"], database["replica"])
+            figures["backup"] = backup.measure(database["source"], database["replica"])
             return figures
         finally:
             stack.destroy(color="never")
