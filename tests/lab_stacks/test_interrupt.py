@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from lab.labctl import VIP, netns_name
+from lab.labctl import VIP, netns_name, ssh_argv
 from tests.lab_stacks.faults import UpProcess, on, pending_operations, platform_stack, pulumi
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
@@ -31,8 +31,13 @@ GATEWAYS = ("node1", "node2")
 # logged, and the node itself shows when dpkg unpacks MariaDB.
 INTERRUPTED_NODE = "node2"
 INTERRUPTED_STEP = f"database-server-{INTERRUPTED_NODE}"
-# Anchored, so the shell that runs pgrep (its command line holds the pattern) is no match.
-UNPACKING = "pgrep -f '^(/usr/bin/)?dpkg .*--unpack.*mariadb' >/dev/null && echo unpacking || true"
+# Watched on the node itself every 20 ms: dpkg's unpack of MariaDB can last under a second, which
+# polling over SSH misses. Anchored, so the shell that runs pgrep (its command line holds the
+# pattern) is no match.
+UNPACKING = (
+    'timeout {timeout} sh -c \'until pgrep -f "^(/usr/bin/)?dpkg .*--unpack.*mariadb" >/dev/null;'
+    " do sleep 0.02; done; echo unpacking'"
+)
 
 
 @pytest.fixture
@@ -51,12 +56,22 @@ def vip_holders() -> list[str]:
     return found
 
 
-def wait_for_unpacking(up: UpProcess, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while "unpacking" not in on(INTERRUPTED_NODE, UNPACKING):
-        if up.process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"dpkg never unpacked MariaDB on {INTERRUPTED_NODE}:\n{up.text()}")
-        time.sleep(0.2)
+def wait_for_unpacking(up: UpProcess, timeout: int = 300) -> None:
+    watch = UNPACKING.format(timeout=timeout)
+    watcher = subprocess.Popen(
+        ssh_argv(INTERRUPTED_NODE, watch),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        while watcher.poll() is None and up.process.poll() is None:
+            time.sleep(0.05)
+        seen = watcher.stdout.read() if watcher.poll() is not None and watcher.stdout else ""
+    finally:
+        watcher.kill()
+    if "unpacking" not in seen:
+        raise AssertionError(f"dpkg never unpacked MariaDB on {INTERRUPTED_NODE}:\n{up.text()}")
 
 
 @pytest.mark.parametrize("crash", [False, True], ids=["sigint", "sigkill"])
@@ -66,7 +81,7 @@ def test_next_up_converges_after_an_interrupted_up(
     up = UpProcess(platform, tmp_path)
     try:
         wait_for_unpacking(up)
-        time.sleep(0.5)  # into dpkg's unpacking, which takes a few seconds
+        time.sleep(0.2)  # into the step's install, which goes on for seconds after the unpack
         running = up.running_steps()
         assert INTERRUPTED_STEP in running, up.text()
         if crash:
