@@ -131,8 +131,16 @@ def test_a_scheduled_backup_takes_the_rows_and_its_copy_verifies(stack: auto.Sta
     root_sql(SOURCE, "CREATE TABLE region.kept (id INT PRIMARY KEY)")
     insert("console.kept", range(1, 51))
     insert("region.kept", range(1, 11))
+    # A dump far larger than the 64 KiB read at its head: mariadb-dump --gtid writes the GTID
+    # position after the data, and the backup must still find it.
+    root_sql(
+        SOURCE,
+        "CREATE TABLE console.bulk (id INT PRIMARY KEY, payload TEXT);"
+        " INSERT INTO console.bulk SELECT seq, REPEAT(MD5(seq), 8) FROM console.seq_1_to_2000",
+    )
     wait_replicated(SOURCE, REPLICA)
     taken = next_backup(now())
+    assert taken["position"], taken
     assert taken["copied"] == f"root@{node_address(TARGET)}:{OFFSITE}", taken
     name = Path(taken["file"]).name
     assert on(TARGET, f"cd {OFFSITE} && sha256sum -c {name}.sha256").strip() == f"{name}: OK"

@@ -31,11 +31,14 @@ file="${DIRECTORY}/$(date -u +%Y%m%dT%H%M%SZ).sql.gz"
 "${DUMP}" --single-transaction ${DUMP_POSITION} --routines --events --triggers \
     --databases ${DATABASES} | gzip >"${file}.part"
 gzip -t "${file}.part"
-zcat "${file}.part" | tail -n 1 | grep '^-- Dump completed' >/dev/null ||
+tail_text="$(zcat "${file}.part" | tail -c 65536)"
+tail -n 1 <<<"${tail_text}" | grep '^-- Dump completed' >/dev/null ||
     { record failed "the dump did not complete"; fail "the dump did not complete"; }
-# The head of the dump (zcat stops early, which is no failure) holds the position.
+# The position is near the head of the dump (mysqldump's) or after the data (mariadb-dump --gtid
+# prints the GTID position at the end); zcat stopping early for head is no failure.
 head_text="$({ zcat "${file}.part" 2>/dev/null || true; } | head -c 65536)"
-position="$(sed -n "s/.*${POSITION_PATTERN}.*/\1/p" <<<"${head_text}" | sed -n 1p)"
+position="$(sed -n "s/.*${POSITION_PATTERN}.*/\1/p" <<<"${head_text}
+${tail_text}" | sed -n 1p)"
 [ -n "${position}" ] || { record failed "no GTID position in the dump"; fail "no GTID position"; }
 mv -f "${file}.part" "${file}"
 (cd "${DIRECTORY}" && sha256sum "$(basename "${file}")" >"${file}.sha256" && sha256sum -c --quiet "${file}.sha256")
