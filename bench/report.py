@@ -174,7 +174,7 @@ def backup_section(figures: dict[str, Any]) -> str:
             f"## Database backup and restore ({figures['data_bytes'] / mib:,.0f} MiB)",
             "",
             f"`console` grown to {figures['rows']:,} rows of {backup.ROW_BYTES} bytes of random"
-            f" text ({figures['data_bytes'] / mib:,.0f} MiB of tables and indexes on the replica)."
+            f" hex ({figures['data_bytes'] / mib:,.0f} MiB of tables and indexes on the replica)."
             " The backup is one run of the replica's `rainbond-ha-db-backup` (dump, gzip, checks,"
             f" binary log copies; {figures['dump_bytes'] / mib:,.0f} MiB written); the restore"
             " loads that dump into a scratch MariaDB on the replica. Reference: a plain"
