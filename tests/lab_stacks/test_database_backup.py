@@ -41,7 +41,6 @@ DIRECTORY = "/var/backups/rainbond-ha/database"
 OFFSITE = "/var/backups/rainbond-ha-offsite"
 SCHEDULE = "*:*:0/20"
 # What each runbook step runs, as docs/database.md gives it.
-LATEST = f"{backup.RUN_PATH} status | sed -n 's/^file=//p'"
 START = (
     "zcat {dump} | sed -n"
     " \"s/.*MASTER_LOG_FILE='\\([^']*\\)', MASTER_LOG_POS=\\([0-9]*\\).*/\\1 \\2/p\" | head -n 1"

@@ -7,13 +7,12 @@ import time
 
 import pytest
 
+from components.preflight.checks import parse_facts
 from components.preflight.clock import clock_commands
 from tests.unit.conftest import fake_preflight_facts
 
 FACTS = fake_preflight_facts("rbd-1")
-NODE_EPOCH = int(
-    next(v for k, _, v in (line.partition("\t") for line in FACTS.splitlines()) if k == "epoch")
-)
+NODE_EPOCH = parse_facts(FACTS).number("epoch")
 OLD_READING = NODE_EPOCH + 2  # taken right after the facts
 
 
