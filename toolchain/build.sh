@@ -39,13 +39,9 @@ run() {
     fi
 }
 
-need_go() {
-    command -v go >/dev/null || die "Go 1.26.6 or newer is needed to build the pulumi toolchain (pulumi is not on PATH)"
-    local have
-    have=$(go env GOVERSION)
-    [ "$(printf '%s\ngo1.26.6\n' "$have" | sort -V | head -n1)" = go1.26.6 ] ||
-        die "Go 1.26.6 or newer is needed to build the pulumi toolchain; found $have"
-}
+# shellcheck source=toolchain/ensure_go.sh
+. "$here/ensure_go.sh"
+need_go() { ensure_go "$cache" || die "no Go $GO_MIN_VERSION or newer, on PATH or from the Go module proxy"; }
 
 # module_dir MODULE: the module's folder in the module cache, downloading it first when the cache is cold.
 module_dir() { go mod download -json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'; }
