@@ -14,7 +14,9 @@ from pathlib import Path
 from .base import PROXY_PORT, LabError, locked, run, step, write
 from .subnet import HOST_ADDR
 
-# Bump when the image recipe changes: it is part of the image cache key.
+NODE_FILES = Path(__file__).resolve().parent / "node"
+
+# Bump when the image recipe changes: it is part of the image cache key, as are the files in node/.
 SCRIPT_VERSION = "1"
 
 BASE_PACKAGES = (
@@ -60,6 +62,7 @@ def image_key(mirror: str, security: str, bake: Sequence[str]) -> str:
     text = json.dumps(
         {
             "v": SCRIPT_VERSION,
+            "files": {f.name: f.read_text() for f in sorted(NODE_FILES.iterdir())},
             "suite": node_suite(),
             "base": base,
             "extra": extra,
@@ -156,6 +159,13 @@ def _customise_image(rootfs: Path) -> None:
         "KbdInteractiveAuthentication no\n"
         "UseDNS no\n",
     )
+    prep = "rbdlab-node-prep"
+    write(rootfs / "usr/local/sbin" / prep, (NODE_FILES / prep).read_text(), 0o755)
+    units = rootfs / "etc/systemd/system"
+    write(units / f"{prep}.service", (NODE_FILES / f"{prep}.service").read_text())
+    wanted = units / "sysinit.target.wants" / f"{prep}.service"
+    wanted.parent.mkdir(parents=True, exist_ok=True)
+    wanted.symlink_to(f"/etc/systemd/system/{prep}.service")
     # Units that have nothing to do in a lab node (and would only slow its boot).
     wants = rootfs / "etc/systemd/system"
     for unit in (

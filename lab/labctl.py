@@ -29,10 +29,11 @@ from .base import (
 from .commands import boot_node, halt_node, leftovers
 from .network import host_veth, netns_name
 from .nodes import node_pid, stop_node
-from .subnet import HOST_ADDR, PREFIX_LEN, SUBNET, VIP, address, node_address, node_name
+from .subnet import DEAD_END, HOST_ADDR, PREFIX_LEN, SUBNET, VIP, address, node_address, node_name
 
 __all__ = [
     "BRIDGE",
+    "DEAD_END",
     "HOST_ADDR",
     "KNOWN_HOSTS",
     "PREFIX_LEN",

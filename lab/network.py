@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .access import bridge_addresses, lab_up_reason
 from .base import BRIDGE, NETNS_PREFIX, LabError, run
-from .subnet import HOST_ADDR, PREFIX_LEN, node_address
+from .subnet import DEAD_END, HOST_ADDR, PREFIX_LEN, node_address
 
 
 def netns_name(name: str) -> str:
@@ -59,6 +59,7 @@ def ensure_node_network(name: str) -> None:
     run(["ip", "-n", ns, "link", "set", "lo", "up"])
     run(["ip", "-n", ns, "addr", "replace", f"{node_address(name)}/{PREFIX_LEN}", "dev", "host0"])
     run(["ip", "-n", ns, "link", "set", "host0", "up"])
+    run(["ip", "-n", ns, "route", "replace", "default", "via", DEAD_END, "dev", "host0"])
 
 
 def remove_node_network(name: str) -> None:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import cgroups
 from .access import port_open, require_lab_up, ssh_argv
 from .base import NODES_DIR, SSH_KEY, LabError, log, node_dir, node_root, run, step, which, write
 from .network import netns_name, remove_node_network
@@ -100,6 +101,14 @@ def ensure_node_root(name: str, image: Path, all_names: Sequence[str]) -> bool:
     ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     write(ssh_dir / "authorized_keys", SSH_KEY.with_suffix(".pub").read_text(), 0o600)
     write_hosts(name, all_names)
+    # A lookup must fail at once, as on a server whose name server knows nothing, and CoreDNS
+    # will not start without a name server to forward to: the node asks itself, and nothing
+    # listens on its port 53 (no ICMP rate limit on the loopback, so no waiting).
+    write(
+        root / "etc/resolv.conf",
+        "# lab node: no name server; lab names are in /etc/hosts\n"
+        f"nameserver {node_address(name)}\n",
+    )
     (d / "image").write_text(f"{image}\n")
     (d / "mode").write_text(f"{mode}\n")
     (d / "ready").write_text("")
@@ -133,6 +142,10 @@ def write_hosts(name: str, all_names: Sequence[str]) -> None:
 def start_node(name: str) -> None:
     root = node_root(name)
     machine_id = (root / "etc/machine-id").read_text().strip()
+    # containerd's overlay snapshots cannot live on the node's overlay root: its image store is a
+    # directory of the host's filesystem, as a data disk would be.
+    containerd = node_dir(name) / "containerd"
+    containerd.mkdir(exist_ok=True)
     argv = [
         which("systemd-nspawn") or "systemd-nspawn",
         "-b",
@@ -143,13 +156,20 @@ def start_node(name: str) -> None:
         "--keep-unit",
         f"--machine={name}",
         f"--uuid={machine_id}",
-        "--capability=CAP_NET_ADMIN,CAP_NET_RAW,CAP_SYS_ADMIN",
+        # What a container runtime in the node needs (docs/lab.md, "Real Kubernetes"): runc
+        # joins a session keyring, the kubelet's OOM watcher reads the kernel log, and
+        # privileged pods get every capability the host has.
+        "--capability=all",
+        "--system-call-filter=@keyring",
+        "--bind-ro=/dev/kmsg",
+        f"--bind={containerd}:/var/lib/containerd",
         "--resolv-conf=off",
         "--timezone=off",
         "--link-journal=no",
         "--console=read-only",
     ]
     log("$ " + " ".join(argv))
+    groups = cgroups.create(name)
     with open(NODES_DIR / f"{name}.console.log", "a") as out:
         p = subprocess.Popen(
             argv,
@@ -158,6 +178,7 @@ def start_node(name: str) -> None:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd="/",
+            preexec_fn=lambda: cgroups.enter(groups),
         )
     _pidfile(name).write_text(f"{p.pid}\n")
     _started[name] = p
@@ -208,6 +229,7 @@ def stop_node(name: str) -> None:
         with contextlib.suppress(OSError):
             if os.readlink(f"/proc/{p}/root").startswith(root):
                 os.kill(p, signal.SIGKILL)
+    cgroups.remove(name)
     with contextlib.suppress(FileNotFoundError):
         _pidfile(name).unlink()
 

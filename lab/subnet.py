@@ -1,8 +1,8 @@
 """The lab's addresses: the one place that names the subnet; everything else derives from it.
 
 198.18.0.0/15 is reserved for benchmarking (RFC 2544): the lab never collides with a real network.
-The host holds .1 on the lab bridge, .2 to .10 are reserved (.10 is the gateway pair's VIP), and
-node N is .(10 + N).
+The host holds .1 on the lab bridge, .2 to .10 are reserved (.2 is the nodes' default gateway, which
+nothing holds; .10 is the gateway pair's VIP), and node N is .(10 + N).
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ def address(host: int) -> str:
 
 
 HOST_ADDR = address(1)
+# Real servers have a default route, and Kubernetes needs one: a service address is routed before
+# kube-proxy translates it. Nothing holds this address, so what takes the route goes nowhere.
+DEAD_END = address(2)
 VIP = address(NODE_HOST_OFFSET)  # reserved for the gateway pair; nodes start right after it
 
 
