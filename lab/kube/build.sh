@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds the lab's Kubernetes control plane from Go modules: etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler and kwok (fake nodes that run pods). Versions are pinned in
-# versions.env and in the wrapper modules beside this file (go-etcd, go-kube, go-kwok).
+# Builds the lab's Kubernetes from Go modules: etcd, the Kubernetes binaries (kube-apiserver,
+# kube-controller-manager, kube-scheduler, kube-proxy, kubeadm, kubelet, kubectl, in one go build so
+# shared packages compile once), kwok (fake nodes that run pods), CoreDNS, flannel, its CNI plugin
+# and a pause program; then packs what a kubeadm cluster runs as image archives beside the
+# binaries (artifacts/, the layout of kubernetes.artifactsDir). Versions are pinned in versions.env
+# and in the wrapper modules beside this file (go-*).
 # Output goes to a version-keyed cache; a second run finds it and takes a second.
 # Prints the directory holding the binaries as its only line on stdout; progress goes to stderr.
 # Cold build on 2 cores: about 8 minutes (docs/kubernetes.md has the measurement).
@@ -20,31 +23,42 @@ die() {
     exit 1
 }
 
-command -v go >/dev/null || die "Go 1.26 or newer is needed to build the lab's Kubernetes control plane"
+caches=${RAINBOND_HA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rainbond-ha}
+toolchain=$(cd "$here/../../toolchain" && pwd)
+# Go as the pulumi toolchain gets it: the host's, or the pinned one from the module proxy.
+# shellcheck source=toolchain/versions.env
+. "$toolchain/versions.env"
+# shellcheck source=toolchain/ensure_go.sh
+. "$toolchain/ensure_go.sh"
+ensure_go "$caches/toolchain" || die "no Go $GO_MIN_VERSION or newer, on PATH or from the Go module proxy"
 
 # The wrapper modules must pin what versions.env says, or the cache key would lie.
 pinned() { grep -qE "^(require )?[[:space:]]*$2 v$3( |$)" "$here/$1/go.mod" || die "$1/go.mod does not pin $2 v$3 (versions.env)"; }
 pinned go-etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 pinned go-kube k8s.io/kubernetes "$KUBERNETES_VERSION"
 pinned go-kwok sigs.k8s.io/kwok "$KWOK_VERSION"
+pinned go-coredns github.com/coredns/coredns "$COREDNS_VERSION"
+pinned go-flannel github.com/flannel-io/flannel "$FLANNEL_VERSION"
+pinned go-cni github.com/containernetworking/plugins "$CNI_PLUGINS_VERSION"
 
 # Anything that changes the binaries changes the key: versions, module sources, this script, Go.
 src_key=$(
     cd "$here"
     {
         go env GOVERSION
-        cat versions.env build.sh
-        find go-etcd go-kube go-kwok -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) | sort | xargs cat
+        cat versions.env build.sh artifacts.py images.py
+        find go-* -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) | sort | xargs cat
     } | sha256sum | cut -c1-12
 )
-cache=${RAINBOND_HA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rainbond-ha}/lab-kube
+cache=$caches/lab-kube
 bin="$cache/k8s-v$KUBERNETES_VERSION-etcd-v$ETCD_VERSION-kwok-v$KWOK_VERSION-$src_key/bin"
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+kubernetes=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm kubelet kubectl)
+binaries=(etcd kwok "${kubernetes[@]}" coredns flanneld install-conf flannel pause)
 
 complete() {
     local b
     for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || return 1; done
-    [ -f "$bin/kwok-stages.yaml" ]
+    [ -f "$bin/kwok-stages.yaml" ] && [ -f "$bin/artifacts/complete" ]
 }
 
 if complete; then
@@ -68,7 +82,7 @@ run() {
 partial="$bin.partial"
 rm -rf "$partial"
 mkdir -p "$partial"
-step "building into $bin (cold: about 8 minutes on 2 cores; log: $log)"
+step "building into $bin (cold: about 14 minutes on 2 cores; log: $log)"
 
 t0=$SECONDS
 (cd "$here/go-etcd" && run go build -trimpath -ldflags "-s -w" -o "$partial/etcd" .)
@@ -93,9 +107,29 @@ ldflags="-s -w -X $ver.gitVersion=v$KUBERNETES_VERSION -X $ver.gitMajor=1 -X $ve
 ldflags="$ldflags -X $ver.gitTreeState=clean -X $ver.buildDate=1970-01-01T00:00:00Z"
 t0=$SECONDS
 (cd "$here/go-kube" && run go build -trimpath -ldflags "$ldflags" -o "$partial/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler)
-step "kube-apiserver, kube-controller-manager, kube-scheduler v$KUBERNETES_VERSION: built in $((SECONDS - t0))s"
+    "${kubernetes[@]/#/k8s.io/kubernetes/cmd/}")
+step "${kubernetes[*]} v$KUBERNETES_VERSION: built in $((SECONDS - t0))s"
+
+t0=$SECONDS
+(cd "$here/go-coredns" && run go build -trimpath -ldflags "-s -w" -o "$partial/coredns" \
+    github.com/coredns/coredns)
+step "coredns v$COREDNS_VERSION: built in $((SECONDS - t0))s"
+
+# flanneld's udp backend is cgo on amd64 (upstream builds it with cgo): linked statically.
+t0=$SECONDS
+(cd "$here/go-flannel" && run env CGO_ENABLED=1 go build -trimpath \
+    -ldflags "-s -w -linkmode external -extldflags -static -X github.com/flannel-io/flannel/pkg/version.Version=v$FLANNEL_VERSION" \
+    -o "$partial/flanneld" github.com/flannel-io/flannel &&
+    run go build -trimpath -ldflags "-s -w" -o "$partial/install-conf" \
+        github.com/flannel-io/flannel/cmd/install_conf)
+(cd "$here/go-cni" && run go build -trimpath -ldflags "-s -w" -o "$partial/flannel" \
+    github.com/containernetworking/plugins/plugins/meta/flannel)
+(cd "$here/go-pause" && run go build -trimpath -ldflags "-s -w" -o "$partial/pause" .)
+step "flannel v$FLANNEL_VERSION, its CNI plugin (plugins v$CNI_PLUGINS_VERSION), pause: built in $((SECONDS - t0))s"
+
+t0=$SECONDS
+(cd "$here/../.." && run python3 -m lab.kube.artifacts "$partial" "$partial/artifacts")
+step "artifacts (binaries and image archives for kubeadm): packed in $((SECONDS - t0))s"
 
 rm -rf "$bin"
 mv "$partial" "$bin"

@@ -52,6 +52,11 @@ def kubeconfig_path(work: Path) -> Path:
     return work / "kubeconfig"
 
 
+def artifacts_path(work: Path) -> Path:
+    """A kubeadm stack's kubernetes.artifactsDir: the lab's builds, binaries and images."""
+    return work / "kubernetes-artifacts"
+
+
 def build() -> Path:
     """The directory of the control plane binaries, built from Go modules on first use."""
     p = subprocess.run([str(HERE / "build.sh")], stdout=subprocess.PIPE, text=True)
@@ -325,6 +330,10 @@ def up(work: Path, host_addr: str, nodes: dict[str, str], step: Step) -> None:
     """Start (or repair) the control plane and make a Ready fake node for each lab node."""
     kdir = kube_dir(work)
     bin_dir = build()
+    artifacts = artifacts_path(work)
+    if not artifacts.is_symlink() or artifacts.readlink() != bin_dir / "artifacts":
+        artifacts.unlink(missing_ok=True)
+        artifacts.symlink_to(bin_dir / "artifacts")
     (kdir / "logs").mkdir(parents=True, exist_ok=True)
     pki = kdir / "pki"
     ensure_pki(pki, host_addr)
@@ -369,6 +378,7 @@ def down(work: Path, step: Step) -> None:
         _stop(kdir, name)
     shutil.rmtree(kdir, ignore_errors=True)
     kubeconfig_path(work).unlink(missing_ok=True)
+    artifacts_path(work).unlink(missing_ok=True)
 
 
 def status(work: Path) -> str:

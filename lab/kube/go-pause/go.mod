@@ -1,0 +1,3 @@
+module rainbond-ha/lab/kube/pause
+
+go 1.26.0
