@@ -27,6 +27,10 @@ from .excerpt import excerpt, found, kind
 
 # Pinned versions: this is the one place they are set.
 RKE2_VERSION = "v1.30.4+rke2r1"  # what Rainbond's own host installer uses
+KUBEADM_VERSION = "v1.36.1"
+FLANNEL_IMAGE = "ghcr.io/flannel-io/flannel:v0.28.10"
+# What flannel v0.28.10's kube-flannel.yml installs its CNI plugin from.
+FLANNEL_CNI_PLUGIN_IMAGE = "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3"
 CHART_REPOSITORY = "https://chart.rainbond.com"
 CHART_VERSION = "6.9.3"
 INSTALL_VERSION = "v6.9.3-release"
@@ -376,6 +380,7 @@ def _version(pattern: str, example: str) -> AfterValidator:
 
 
 Rke2Version = Annotated[StrictStr, _version(r"v\d+\.\d+\.\d+\+rke2r\d+", RKE2_VERSION)]
+KubeVersion = Annotated[StrictStr, _version(r"v\d+\.\d+\.\d+", KUBEADM_VERSION)]
 ChartVersion = Annotated[StrictStr, _version(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", CHART_VERSION)]
 InstallVersion = Annotated[
     StrictStr, _version(r"v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", INSTALL_VERSION)

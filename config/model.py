@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import cached_property
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,8 +21,11 @@ from .fields import (
     CHART_REPOSITORY,
     CHART_SCHEMES,
     CHART_VERSION,
+    FLANNEL_CNI_PLUGIN_IMAGE,
+    FLANNEL_IMAGE,
     IMAGE_REPOSITORY,
     INSTALL_VERSION,
+    KUBEADM_VERSION,
     RKE2_VERSION,
     Amount,
     ApiAddress,
@@ -36,6 +39,7 @@ from .fields import (
     InstallVersion,
     Interface,
     IPv4,
+    KubeVersion,
     LocalPath,
     Namespace,
     Network,
@@ -163,11 +167,20 @@ class EtcdSnapshots(Section):
     s3: EtcdS3 | None = None
 
 
-class Rke2Kubernetes(Section):
-    """RKE2 installed on the nodes, servers one at a time."""
+class KubeadmEtcdSnapshots(Section):
+    """Every control plane snapshots its own etcd member into `directory`, on a systemd timer."""
 
-    mode: Literal["rke2"]
-    version: Rke2Version = RKE2_VERSION
+    schedule: Calendar = Field(
+        default="*-*-* 00/6:00:00",
+        description="When every control plane snapshots its etcd: a systemd calendar event.",
+    )
+    retention: Count = Field(default=28, description="Snapshots each control plane keeps.")
+    directory: NodePath = "/var/backups/rainbond-ha/etcd"
+
+
+class InstalledKubernetes(Section):
+    """What every cluster this program installs has: an API address that survives a master."""
+
     api_address: ApiAddress = Field(
         description="The API address agents and the kubeconfig use (VIP or load balancer),"
         " an IPv4 address with an optional /prefix or a DNS name.",
@@ -175,6 +188,18 @@ class Rke2Kubernetes(Section):
     api_keepalived: ApiKeepalived | None = Field(
         default=None, description="keepalived on the masters holds apiAddress."
     )
+
+    @property
+    def api_host(self) -> str:
+        """apiAddress without a /prefix."""
+        return self.api_address.split("/")[0]
+
+
+class Rke2Kubernetes(InstalledKubernetes):
+    """RKE2 installed on the nodes, servers one at a time."""
+
+    mode: Literal["rke2"]
+    version: Rke2Version = RKE2_VERSION
     artifacts_dir: LocalPath | None = Field(
         default=None,
         description="Air-gapped: a local directory with RKE2's install.sh, release tarball,"
@@ -185,10 +210,47 @@ class Rke2Kubernetes(Section):
         description="The etcd snapshot schedule, retention and optional S3 copy.",
     )
 
-    @property
-    def api_host(self) -> str:
-        """apiAddress without a /prefix."""
-        return self.api_address.split("/")[0]
+
+class Flannel(Section):
+    """The pod network: flannel, installed as upstream's kube-flannel.yml does."""
+
+    image: Text = FLANNEL_IMAGE
+    cni_plugin_image: Text = FLANNEL_CNI_PLUGIN_IMAGE
+    backend: Literal["vxlan", "host-gw"] = Field(
+        default="vxlan",
+        description="vxlan works on any network; host-gw needs the nodes on one L2 segment.",
+    )
+
+
+class KubeadmKubernetes(InstalledKubernetes):
+    """Upstream Kubernetes installed with kubeadm: control planes one at a time, then workers."""
+
+    mode: Literal["kubeadm"]
+    version: KubeVersion = KUBEADM_VERSION
+    artifacts_dir: LocalPath | None = Field(
+        default=None,
+        description="Air-gapped: a local directory with bin/kubeadm, bin/kubelet, bin/kubectl of"
+        " `version` and images/*.tar image archives, copied to every Kubernetes node.",
+    )
+    image_repository: Text = Field(
+        default="registry.k8s.io",
+        description="Where the control plane, kube-proxy, CoreDNS and pause images come from.",
+    )
+    etcd_image_tag: Text | None = Field(
+        default=None, description="etcd's image tag; kubeadm's choice for `version` otherwise."
+    )
+    pod_subnet: Network = Field(default=IPv4Network("10.244.0.0/16"))
+    service_subnet: Network = Field(default=IPv4Network("10.96.0.0/12"))
+    cgroup_driver: Literal["systemd", "cgroupfs"] = "systemd"
+    conntrack_max_per_core: Amount = Field(
+        default=32768,
+        description="kube-proxy's conntrack.maxPerCore; 0 leaves the kernel's table size alone.",
+    )
+    flannel: Flannel = Field(default_factory=Flannel)
+    etcd_snapshots: KubeadmEtcdSnapshots = Field(
+        default_factory=KubeadmEtcdSnapshots,
+        description="The etcd snapshot schedule, retention and directory on the control planes.",
+    )
 
 
 class ExistingKubernetes(Section):
@@ -202,7 +264,9 @@ class ExistingKubernetes(Section):
     )
 
 
-KubernetesSpec = Annotated[Rke2Kubernetes | ExistingKubernetes, Field(discriminator="mode")]
+KubernetesSpec = Annotated[
+    Rke2Kubernetes | KubeadmKubernetes | ExistingKubernetes, Field(discriminator="mode")
+]
 
 
 class KeepalivedGateway(Section):
@@ -383,6 +447,10 @@ class RainbondSpec(Section):
     )
     values: dict[str, Any] = Field(
         default_factory=dict, description="Extra Helm values, merged last."
+    )
+    wait: Flag = Field(
+        default=True,
+        description="`pulumi up` waits until the release's workloads are ready (helm --wait).",
     )
 
     @property

@@ -10,10 +10,10 @@ from ..findings import Finding, warning
 from ..model import (
     ExistingKubernetes,
     GatewaySpec,
+    InstalledKubernetes,
     KeepalivedGateway,
     KubernetesSpec,
     Node,
-    Rke2Kubernetes,
     Role,
     SshOptions,
     ssh_settings,
@@ -63,11 +63,23 @@ def unique_nodes(nodes: list[Node], ssh: SshOptions) -> Iterator[Finding]:
 @rule
 def masters_quorum(nodes: list[Node]) -> Iterator[Finding]:
     count = sum(node.has(Role.MASTER) for node in nodes)
-    if count < 3 or count % 2 == 0:
-        yield Finding(
+    right = "give the role master to 3 or 5 nodes"
+    if count == 0:
+        yield Finding("nodes", "no node has the role master", right)
+    # Only a warning: a stack going from 3 masters to 2 (one left or died) must still deploy.
+    elif count < 3:
+        yield warning(
             "nodes",
-            f"{count} node(s) have the role master; etcd needs an odd number, at least 3",
-            "give the role master to 3 or 5 nodes",
+            f"{count} node(s) have the role master; etcd stops when any of them fails, so the"
+            " cluster is not fault tolerant",
+            right,
+        )
+    elif count % 2 == 0:
+        yield warning(
+            "nodes",
+            f"{count} node(s) have the role master; etcd survives {(count - 1) // 2} lost, as"
+            f" with {count - 1}, and needs one more member for quorum",
+            right,
         )
 
 
@@ -128,7 +140,7 @@ def gateway_vip(nodes: list[Node], gateway: GatewaySpec) -> Iterator[Finding]:
         )
 
 
-def _api_vip(kubernetes: Rke2Kubernetes) -> IPv4Interface | None:
+def _api_vip(kubernetes: InstalledKubernetes) -> IPv4Interface | None:
     try:
         return IPv4Interface(kubernetes.api_address)
     except ValueError:
@@ -137,7 +149,7 @@ def _api_vip(kubernetes: Rke2Kubernetes) -> IPv4Interface | None:
 
 @rule
 def api_address(nodes: list[Node], kubernetes: KubernetesSpec) -> Iterator[Finding]:
-    if not isinstance(kubernetes, Rke2Kubernetes):
+    if not isinstance(kubernetes, InstalledKubernetes):
         return
     vip = _api_vip(kubernetes)
     masters = [node for node in nodes if node.has(Role.MASTER)]
@@ -161,7 +173,7 @@ def api_address(nodes: list[Node], kubernetes: KubernetesSpec) -> Iterator[Findi
 @rule
 def api_beside_gateway(kubernetes: KubernetesSpec, gateway: GatewaySpec) -> Iterator[Finding]:
     """The API's VRRP instance and address must not collide with the gateway's."""
-    if not isinstance(kubernetes, Rke2Kubernetes):
+    if not isinstance(kubernetes, InstalledKubernetes):
         return
     api = kubernetes.api_keepalived
     if (

@@ -11,6 +11,7 @@ from ..fields import CHART_REPOSITORY, is_url
 from ..findings import Files, Finding, warning
 from ..model import (
     ExistingKubernetes,
+    KubeadmKubernetes,
     KubernetesSpec,
     Node,
     RainbondSpec,
@@ -150,4 +151,34 @@ def rke2_artifacts(kubernetes: KubernetesSpec, files: Files) -> Iterator[Finding
             "kubernetes.artifactsDir",
             f"{directory} has no install.sh",
             "put RKE2's install.sh there with the release tarball, checksums and image archives",
+        )
+
+
+# What a kubeadm node installs from artifactsDir instead of downloading.
+KUBEADM_BINARIES = ("kubeadm", "kubelet", "kubectl")
+
+
+@rule
+def kubeadm_artifacts(kubernetes: KubernetesSpec, files: Files) -> Iterator[Finding]:
+    if not isinstance(kubernetes, KubeadmKubernetes) or kubernetes.artifacts_dir is None:
+        return
+    directory = Path(kubernetes.artifacts_dir)
+    if not directory.is_dir():
+        yield from _file(
+            "kubernetes.artifactsDir", str(directory), files, "a directory of Kubernetes binaries"
+        )
+        return
+    missing = [f"bin/{b}" for b in KUBEADM_BINARIES if not (directory / "bin" / b).is_file()]
+    if missing:
+        yield Finding(
+            "kubernetes.artifactsDir",
+            f"{directory} has no {', '.join(missing)}",
+            f"put the {kubernetes.version} release binaries from dl.k8s.io in {directory}/bin",
+        )
+    if not sorted((directory / "images").glob("*.tar")):
+        yield Finding(
+            "kubernetes.artifactsDir",
+            f"{directory} has no images/*.tar",
+            "save the images `kubeadm config images list` names, and flannel's, as archives"
+            " in images/ (ctr images export, docker save or skopeo)",
         )

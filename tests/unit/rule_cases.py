@@ -82,7 +82,7 @@ CASES: list[tuple[str, list[Any], list[Any], str]] = [
         "masters-at-least-three",
         [],
         [put("nodes[2].roles", ["worker", "registry"])],
-        "nodes: 2 node(s) have the role master; etcd needs an odd number, at least 3",
+        "warning: nodes: 2 node(s) have the role master; etcd stops when any of them fails",
     ),
     (
         "masters-odd",
@@ -91,7 +91,14 @@ CASES: list[tuple[str, list[Any], list[Any], str]] = [
             append("nodes", {"name": "rbd-5", "address": "192.0.2.15", "roles": ["master"]}),
         ],
         [append("nodes", {"name": "rbd-4", "address": "192.0.2.14", "roles": ["master"]})],
-        "nodes: 4 node(s) have the role master",
+        "warning: nodes: 4 node(s) have the role master; etcd survives 1 lost, as with 3",
+    ),
+    (
+        "masters-some",
+        [],
+        [put(f"nodes[{i}].roles", ["worker", "gateway", "build", "mysql"]) for i in (0, 1)]
+        + [put("nodes[2].roles", ["worker", "registry"])],
+        "nodes: no node has the role master",
     ),
     (
         "build-node-required",

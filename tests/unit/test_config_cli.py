@@ -74,7 +74,8 @@ def test_dev_stack_checks_without_the_key_file(tmp_path: Path) -> None:
 def test_five_mistakes_print_five_lines(home: Path, tmp_path: Path) -> None:
     dev = dev_config()
     nodes = dev["rainbond-ha:nodes"]
-    nodes[2]["roles"] = ["worker", "registry"]  # 2 masters
+    for node in nodes[:2]:
+        node["roles"] = ["master", "gateway", "mysql"]  # no build node
     stack = write_stack(
         tmp_path,
         {

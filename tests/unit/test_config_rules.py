@@ -46,7 +46,7 @@ def test_dev_stack_is_valid(dev_config: dict[str, Any]) -> None:
 def test_all_problems_at_once(dev_config: dict[str, Any]) -> None:
     config = edited(
         dev_config,
-        put("nodes[2].roles", ["worker", "registry"]),
+        *(put(f"nodes[{i}].roles", ["master", "gateway", "mysql"]) for i in (0, 1)),
         put("gateway.vip", "192.0.2.11/24"),
         put("database.engine", "postgres"),
         put("registry.mode", "harbor"),

@@ -17,7 +17,7 @@ CORPUS = PROJECT_ROOT / "tests" / "corpus" / "bad-stacks"
 @pytest.mark.parametrize(
     ("corpus_file", "key"),
     [
-        ("04-even-masters.yaml", "nodes:"),
+        ("05-no-master.yaml", "nodes:"),
         ("06-vip-is-node-address.yaml", "gateway.vip:"),
         ("09-missing-key-file.yaml", "ssh.privateKeyFile:"),
     ],
