@@ -14,6 +14,8 @@ from typing import Literal
 
 from config import known_hosts
 
+from ..shared.timers import calendar_timer, oneshot_service
+
 Engine = Literal["mysql", "mariadb"]
 
 REPLICATION_USER = "replication"
@@ -272,41 +274,20 @@ def replication_sql(engine: Engine, *, source_host: str, port: int, password: st
     )
 
 
-def _unit_file(comment: str, sections: dict[str, list[str]]) -> str:
-    lines = [f"# Written by rainbond-ha: {comment}"]
-    for section, entries in sections.items():
-        lines += [f"[{section}]", *entries, ""]
-    return "\n".join(lines)
-
-
 def backup_service(run_path: str) -> str:
-    """The unit the backup timer starts: one run of the backup program, at low priority."""
-    return _unit_file(
-        "one backup of the console and region databases.",
-        {
-            "Unit": [
-                "Description=rainbond-ha database backup",
-                "After=network-online.target mariadb.service mysql.service",
-            ],
-            "Service": [
-                "Type=oneshot",
-                f"ExecStart={run_path} run",
-                "Nice=10",
-                "IOSchedulingClass=idle",
-            ],
-        },
+    return oneshot_service(
+        comment="one backup of the console and region databases.",
+        description="rainbond-ha database backup",
+        command=f"{run_path} run",
+        after="network-online.target mariadb.service mysql.service",
     )
 
 
 def backup_timer(schedule: str) -> str:
-    return _unit_file(
-        "when the database backups run.",
-        {
-            "Unit": ["Description=rainbond-ha database backups"],
-            # A run missed while the node was down happens at its next boot.
-            "Timer": [f"OnCalendar={schedule}", "Persistent=true"],
-            "Install": ["WantedBy=timers.target"],
-        },
+    return calendar_timer(
+        comment="when the database backups run.",
+        description="rainbond-ha database backups",
+        schedule=schedule,
     )
 
 
