@@ -21,7 +21,8 @@ AUTH_PLACEHOLDER = "@VRRP_AUTH_PASS@"
 RKE2_TLS_DIR = "/var/lib/rancher/rke2/server/tls"
 
 # Failover timing: adverts every second; a check runs every second and two failures in a row
-# put the instance in FAULT, so the peer holds the VIP about 3 s after the gateway stops.
+# put the instance in FAULT, so the peer holds the VIP about 3 s after the gateway stops (a
+# service that hangs rather than stops takes longer: Instance.failover_bound_seconds).
 _ADVERT_SECONDS = 1
 _CHECK_INTERVAL_SECONDS = 1
 _CHECK_FALL = 2
@@ -78,10 +79,23 @@ class Instance:
         return bool(self.check_ports) or self.check_readyz is not None
 
     @property
-    def check_timeout(self) -> int:
+    def check_seconds(self) -> int:
+        """How long one check may wait for the service before it counts as failed."""
         if self.check_ports:
-            return _CONNECT_TIMEOUT_SECONDS * len(self.check_ports) + 1
-        return _READYZ_TIMEOUT_SECONDS + 1
+            return _CONNECT_TIMEOUT_SECONDS * len(self.check_ports)
+        return _READYZ_TIMEOUT_SECONDS
+
+    @property
+    def check_timeout(self) -> int:
+        # keepalived's own limit, past the waits inside the check.
+        return self.check_seconds + 1
+
+    @property
+    def failover_bound_seconds(self) -> int:
+        """The longest the VIP stays on a node whose service hangs (accepts connections, never
+        answers): `fall` failed checks in a row, each starting up to an interval late and waiting
+        its full time, then the peer's takeover (VRRP's skew, under one advert interval)."""
+        return _CHECK_FALL * (_CHECK_INTERVAL_SECONDS + self.check_seconds) + _ADVERT_SECONDS
 
     @property
     def path(self) -> str:
@@ -147,11 +161,14 @@ vrrp_script {script} {{
     virtual_router_id {instance.router_id}
     priority {instance.priority}
     advert_int {_ADVERT_SECONDS}
-    # Adverts go to the peers by unicast and only theirs count; no peer means FAULT, not multicast.
+    # Adverts go to the peers by unicast; no peer means FAULT, not multicast. Adverts from a node
+    # that is no longer a peer still count (no check_unicast_src): a node leaving the group holds
+    # the VIP until its own delete stops it, which runs after the others dropped it from their
+    # peers, and ignoring it then would make a second holder. The password keeps out other
+    # VRRP speakers with this router id.
     unicast_src_ip {instance.source}
     unicast_peer {{
 {peers}    }}
-    check_unicast_src
     unicast_fault_no_peer
     authentication {{
         auth_type PASS

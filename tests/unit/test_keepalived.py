@@ -63,7 +63,6 @@ def test_gateway_instance_is_rainbonds_pair_over_unicast() -> None:
         "virtual_router_id 51",
         "priority 100",
         "unicast_src_ip 192.0.2.11",
-        "check_unicast_src",
         "unicast_fault_no_peer",
         "auth_type PASS",
         f"auth_pass {files.AUTH_PLACEHOLDER}",
@@ -72,6 +71,9 @@ def test_gateway_instance_is_rainbonds_pair_over_unicast() -> None:
     ]:
         assert line in instance, line
     assert block(files.instance_config(GATEWAY), "unicast_peer") == ["192.0.2.12"]
+    # A node leaving the group still holds the VIP while the others already dropped it from their
+    # peers: they must keep hearing its adverts or both would hold the VIP.
+    assert "check_unicast_src" not in instance
 
 
 def test_no_instance_is_strict() -> None:
@@ -92,6 +94,26 @@ def test_a_failed_check_faults_the_instance_instead_of_lowering_its_priority() -
 
 def _value(lines: list[str], key: str) -> str:
     return next(line.split()[1] for line in lines if line.split()[0] == key)
+
+
+@pytest.mark.parametrize(
+    ("instance", "waits"),
+    [(GATEWAY, "timeout 1 bash"), (replace(API, check_readyz=6443), "--max-time 2")],
+    ids=["ports", "readyz"],
+)
+def test_the_failover_bound_is_what_the_rendered_files_allow(
+    instance: files.Instance, waits: str
+) -> None:
+    """A hung service: `fall` checks, each up to an interval late and as long as its waits
+    (one connect per port, or curl's limit), then the peer's takeover within an advert."""
+    config = files.instance_config(instance)
+    check = block(config, f"vrrp_script {instance.name}-check")
+    interval, fall = (int(_value(check, key)) for key in ("interval", "fall"))
+    advert = int(_value(block(config, f"vrrp_instance {instance.name}"), "advert_int"))
+    assert waits in files.check_script(instance)
+    per_check = int(waits.split()[1]) * max(1, len(instance.check_ports))
+    assert instance.failover_bound_seconds == fall * (interval + per_check) + advert
+    assert int(_value(check, "timeout")) > per_check
 
 
 def test_instance_without_check_ports_tracks_nothing() -> None:
