@@ -1,4 +1,4 @@
-"""The Kubernetes cluster Rainbond runs on: installed with RKE2, or an existing one."""
+"""The Kubernetes cluster Rainbond runs on: installed with RKE2 or kubeadm, or an existing one."""
 
 from __future__ import annotations
 
@@ -13,13 +13,21 @@ import pulumi_kubernetes as k8s
 from pulumi_command import local
 
 from config import Node
-from config.model import KubernetesSpec, Rke2Kubernetes
+from config.model import (
+    InstalledKubernetes,
+    KubeadmKubernetes,
+    KubernetesSpec,
+    Rke2Kubernetes,
+)
 
 from ..shared.remote import Steps
+from .installed import API_PORT
+from .kubeadm import KubeadmInstall, install_kubeadm
 from .kubeconfig import api_access, api_server
-from .rke2 import API_PORT, install_rke2
+from .rke2 import install_rke2
 
 RKE2_CONTAINERD = "/var/run/k3s/containerd"
+CONTAINERD = "/run/containerd"
 # RKE2's default pod network. Pods reach a server on their own node from their pod address (no
 # address translation on that path), so with RKE2 on a database node it must be allowed.
 RKE2_POD_NETWORK = IPv4Network("10.42.0.0/16")
@@ -51,11 +59,15 @@ class KubernetesCluster(pulumi.ComponentResource):
         names = [node.name for node in nodes]
         ready: list[pulumi.Resource] = []
         identifier: str | None = None
-        if isinstance(kubernetes, Rke2Kubernetes):
+        kubeadm: KubeadmInstall | None = None
+        if isinstance(kubernetes, KubeadmKubernetes):
+            kubeadm = install_kubeadm(name, kubernetes, nodes, steps, trust, self)
+            self.kubeconfig = kubeadm.kubeconfig
+            runtime_path = CONTAINERD
+            self.pod_network = kubernetes.pod_subnet
+            identifier = f"kubeadm-{name}"
+        elif isinstance(kubernetes, Rke2Kubernetes):
             self.kubeconfig = install_rke2(name, kubernetes, nodes, steps, trust, self)
-            self.api_endpoint = pulumi.Output.from_input(
-                f"https://{kubernetes.api_host}:{API_PORT}"
-            )
             runtime_path = RKE2_CONTAINERD
             self.pod_network = RKE2_POD_NETWORK
             # The credential is fetched again every renewal period, and its text is unknown in a
@@ -75,6 +87,10 @@ class KubernetesCluster(pulumi.ComponentResource):
             runtime_path = kubernetes.containerd_runtime_path
             self.pod_network = None
             ready.append(self._check_nodes(name, text, names))
+        if isinstance(kubernetes, InstalledKubernetes):
+            self.api_endpoint = pulumi.Output.from_input(
+                f"https://{kubernetes.api_host}:{API_PORT}"
+            )
         self.containerd_runtime_path = pulumi.Output.from_input(runtime_path)
         self.provider = k8s.Provider(
             f"{name}-provider",
@@ -83,6 +99,8 @@ class KubernetesCluster(pulumi.ComponentResource):
             # Nothing is sent to a cluster that lacks the configured nodes.
             opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
         )
+        if kubeadm is not None:
+            kubeadm.finish(self.provider)
         self.register_outputs(
             {
                 "kubeconfig": self.kubeconfig,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from ipaddress import IPv4Interface
 
 import pulumi
 from pulumi_command import remote
@@ -14,21 +12,14 @@ from pulumi_command import remote
 from config import Node, Role
 from config.model import Rke2Kubernetes
 
-from ..keepalived import keepalived_vip
 from ..shared.passwords import generated_password
 from ..shared.remote import Scripts, Steps
 from . import files
-from .kubeconfig import renewal_period
+from .admin import Admin
+from .installed import API_PORT, Installation
 
-API_PORT = 6443
-# The ServiceAccount whose token is Pulumi's (and the stack output's) cluster credential.
-PULUMI_ACCOUNT = "rainbond-ha"
 _TOKEN_LENGTH = 48
 RKE2 = Scripts(__file__)("rke2")
-KUBECONFIG = Scripts(__file__)("kubeconfig")
-MEMBER = Scripts(__file__)("member")
-# How long a new agent may take to register and become Ready.
-_MEMBER_WAIT_SECONDS = 600
 
 
 def install_rke2(
@@ -47,38 +38,11 @@ def install_rke2(
     """
     masters = [node for node in nodes if node.has(Role.MASTER)]
 
-    def on(*names: str) -> Steps:
-        return steps.after(*(trust[node] for node in names))
-
-    api_vip: list[remote.Command] = []
-    if kubernetes.api_keepalived is not None:
-        api_vip = keepalived_vip(
-            f"{name}-api-vip",
-            instance="rainbond-api",
-            nodes=masters,
-            vip=IPv4Interface(kubernetes.api_address),
-            interface=kubernetes.api_keepalived.interface,
-            router_id=kubernetes.api_keepalived.virtual_router_id,
-            steps=on(*(node.name for node in masters)),
-            parent=parent,
-            # The VIP follows a server whose API answers, armed like the gateway's check.
-            check_readyz=API_PORT,
-        )
+    installation = Installation(name, steps, trust, parent)
+    on = installation.on
+    api_vip = installation.api_vip(kubernetes, masters)
     token = generated_password(f"{name}-token", parent, _TOKEN_LENGTH)
-    uploads = (
-        {
-            node.name: on(node.name).upload(
-                f"{name}-artifacts-{node.name}",
-                node,
-                kubernetes.artifacts_dir,
-                files.ARTIFACTS_DIR,
-                parent=parent,
-            )
-            for node in nodes
-        }
-        if kubernetes.artifacts_dir is not None
-        else {}
-    )
+    uploads = installation.uploads(kubernetes.artifacts_dir, nodes, files.ARTIFACTS_DIR)
     registration = kubernetes.api_host
     bootstrap = files.bootstrap_server([node.name for node in masters])
 
@@ -141,35 +105,15 @@ def install_rke2(
                 depends_on=[*(chain[-1:] or api_vip), *uploads.values()],
             )
         )
-    # Each agent's membership, kept from the first server: it depends on the agent's step, so
-    # when the agent leaves, its drain runs (this step's delete) before the agent's uninstall.
-    members = [
-        on(masters[0].name).step(
-            f"{name}-member-{node.name}",
-            masters[0],
-            MEMBER,
-            parent=parent,
-            params={"NODE_NAME": node.name, "WAIT_SECONDS": str(_MEMBER_WAIT_SECONDS)},
-            depends_on=[step],
-        )
-        for node, step in zip(agents, chain[len(masters) :], strict=True)
-    ]
-    fetch = on(masters[0].name).step(
-        f"{name}-kubeconfig",
+    # Each agent's membership is kept from the first server.
+    admin = Admin(
         masters[0],
-        KUBECONFIG,
-        parent=parent,
-        params={
-            "API_ADDRESS": registration,
-            "API_PORT": str(API_PORT),
-            "ACCOUNT": PULUMI_ACCOUNT,
-            "RENEWAL": renewal_period(datetime.now(UTC).date()),
-        },
-        secret_stdout=True,
-        changes_node=False,
-        depends_on=[*chain, *members],
+        on(masters[0].name),
+        kubectl="/var/lib/rancher/rke2/bin/kubectl",
+        kubeconfig="/etc/rancher/rke2/rke2.yaml",
     )
-    return pulumi.Output.secret(fetch.stdout)
+    members = admin.members(name, list(zip(agents, chain[len(masters) :], strict=True)), parent)
+    return admin.kubeconfig_step(name, registration, API_PORT, parent, [*chain, *members])
 
 
 def snapshot_settings(kubernetes: Rke2Kubernetes) -> files.Snapshots:

@@ -15,7 +15,9 @@ from enum import StrEnum
 
 from config import ClusterSpec, Node, Role
 from config.model import (
+    InstalledKubernetes,
     KeepalivedGateway,
+    KubeadmKubernetes,
     ManagedDatabase,
     ManagedRegistry,
     PreflightCheck,
@@ -58,6 +60,15 @@ RKE2_OWNERS = {
     2379: frozenset({"etcd"}),
     2380: frozenset({"etcd"}),
 }
+# kubeadm's "Ports and Protocols" for a control plane, and the kubelet's on every node.
+KUBEADM_CONTROL_PLANE_OWNERS = {
+    6443: frozenset({"kube-apiserver"}),
+    2379: frozenset({"etcd"}),
+    2380: frozenset({"etcd"}),
+    10257: frozenset({"kube-controller"}),
+    10259: frozenset({"kube-scheduler"}),
+}
+KUBELET_OWNERS = {10250: frozenset({"kubelet"})}
 
 
 class Level(StrEnum):
@@ -81,7 +92,8 @@ class NodePlan:
 def plan(spec: ClusterSpec) -> dict[str, NodePlan]:
     kubernetes, database, registry = spec.kubernetes, spec.database, spec.registry
     rke2 = isinstance(kubernetes, Rke2Kubernetes)
-    api_vip = isinstance(kubernetes, Rke2Kubernetes) and kubernetes.api_keepalived is not None
+    kubeadm = isinstance(kubernetes, KubeadmKubernetes)
+    api_vip = isinstance(kubernetes, InstalledKubernetes) and kubernetes.api_keepalived is not None
     managed_database = database if isinstance(database, ManagedDatabase) else None
     database_nodes = (
         {managed_database.source, managed_database.replica} if managed_database else set()
@@ -98,6 +110,10 @@ def plan(spec: ClusterSpec) -> dict[str, NodePlan]:
             ports[registry.http_port] = REGISTRY_OWNERS
         if node.has(Role.MASTER) and rke2:
             ports.update(RKE2_OWNERS)
+        if kubeadm and node.is_kubernetes_node:
+            ports.update(KUBELET_OWNERS)
+            if node.has(Role.MASTER):
+                ports.update(KUBEADM_CONTROL_PLANE_OWNERS)
         disks = (RAINBOND_DIR, RKE2_DATA_DIR) if rke2 else (RAINBOND_DIR,)
         vrrp = (node.has(Role.GATEWAY) and isinstance(spec.gateway, KeepalivedGateway)) or (
             node.has(Role.MASTER) and api_vip

@@ -90,6 +90,7 @@ class RainbondRelease(pulumi.ComponentResource):
             create_namespace=True,
             values=values,
             timeout=_TIMEOUT_SECONDS,
+            skip_await=not spec.wait,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=kubernetes.provider,

@@ -298,3 +298,9 @@ def iter_strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from iter_strings(item)
+
+
+def assert_in_order(script: str, *markers: str) -> None:
+    """Each marker is in `script`, the first occurrences in the order given."""
+    positions = [script.index(marker) for marker in markers]
+    assert positions == sorted(positions), dict(zip(markers, positions, strict=True))

@@ -10,6 +10,7 @@ import base64
 import http.server
 import itertools
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -42,11 +43,22 @@ LOCAL = "command:local:Command"
 CHECKER = NODE_CHECK
 
 
+_ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
+
+
 def rendered_params(step: Registration) -> dict[str, str]:
     """The shell variables a step's command sets in front of its script (see remote.render)."""
     text = shlex.split(unwrap(step.inputs["create"]))[2]
-    header = text[: text.index("\n#")]  # every script starts with a comment
-    return dict(token.split("=", 1) for token in shlex.split(header))
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split = True
+    params = {}
+    # Tokens are read one at a time: the script after the assignments need not be shell words.
+    for token in lexer:
+        if not _ASSIGNMENT.match(token):
+            break
+        key, value = token.split("=", 1)
+        params[key] = value
+    return params
 
 
 # --------------------------------------------------------------------------- RKE2 files

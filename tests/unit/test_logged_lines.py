@@ -36,7 +36,7 @@ PRODUCERS = {
     # A kubeconfig file read by a command that prints it (not one that merely uses it).
     r"\b(cat|sed|awk|head|tail|tac|grep|cut|base64|jq|yq|printf|echo)\b[^;&|]*"
     r"(\b(rke2|k3s)\.yaml\b|\badmin\.conf\b|\.kube/config\b|/\S*kubeconfig|\$\{?KUBECONFIG\b)"
-    r"|\bkubectl\s+config\s+view\b": "a kubeconfig",
+    r"|(\bkubectl|\$\{KUBECTL\}\")\s+config\s+view\b": "a kubeconfig",
 }
 # Stdout sent to a file or nowhere (`>&2` still reaches the log, so it is not one).
 SILENCED = re.compile(r"(^|[^0-9&>])(1?>>?|&>)\s*(?!&)\S")

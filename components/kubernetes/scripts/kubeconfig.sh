@@ -6,9 +6,10 @@
 # (kubernetes.io docs, "Manually create a long-lived API token for a ServiceAccount"); the
 # legacy token clean-up only invalidates auto-generated ones. Each run recreates what is missing
 # (account, binding, token Secret), so a run repairs a deleted or revoked token.
-# Params: API_ADDRESS, API_PORT, ACCOUNT, RENEWAL (changes once per renewal period).
+# Params: API_ADDRESS, API_PORT, ACCOUNT, RENEWAL (changes once per renewal period), KUBECTL,
+# ADMIN_KUBECONFIG.
 set -euo pipefail
-kube() { /var/lib/rancher/rke2/bin/kubectl --kubeconfig /etc/rancher/rke2/rke2.yaml "$@"; }
+kube() { "${KUBECTL}" --kubeconfig "${ADMIN_KUBECONFIG}" "$@"; }
 work=$(umask 077 && mktemp -d)
 trap 'rm -rf "${work}"' EXIT
 kube apply -f - >/dev/null <<EOF
@@ -56,4 +57,4 @@ contexts:
   context: {cluster: rainbond-ha, user: ${ACCOUNT}}
 current-context: rainbond-ha
 EOF
-/var/lib/rancher/rke2/bin/kubectl config view --raw --kubeconfig "${work}/kubeconfig"
+"${KUBECTL}" config view --raw --kubeconfig "${work}/kubeconfig"

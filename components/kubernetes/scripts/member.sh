@@ -1,9 +1,11 @@
 # Agent ${NODE_NAME} as a member of the cluster, seen from a server (this node): waits until its
-# Node is Ready. The delete script takes it out of the cluster before its own uninstall runs,
-# since an agent holds no credentials to drain itself.
-# Params: NODE_NAME, WAIT_SECONDS.
+# Node is Ready, then uncordons it if an upgrade drained it (upgrade-drain.sh). The delete script
+# takes it out of the cluster before its own uninstall runs, since an agent holds no credentials to
+# drain itself.
+# Params: NODE_NAME, WAIT_SECONDS, KUBECTL and ADMIN_KUBECONFIG (the server's kubectl and its
+# admin credentials).
 set -euo pipefail
-kube() { /var/lib/rancher/rke2/bin/kubectl --kubeconfig /etc/rancher/rke2/rke2.yaml "$@"; }
+kube() { "${KUBECTL}" --kubeconfig "${ADMIN_KUBECONFIG}" "$@"; }
 ready() {
   [ "$(kube get node "${NODE_NAME}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
@@ -17,3 +19,4 @@ until ready; do
   waited=$((waited + 5))
 done
 echo "member ${NODE_NAME}: Ready"
+uncordon_upgraded

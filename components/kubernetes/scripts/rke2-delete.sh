@@ -49,8 +49,7 @@ leave_cluster() {
   fi
   log "cordon and drain through ${peer}"
   kube cordon "${NODE_NAME}"
-  kube drain "${NODE_NAME}" --ignore-daemonsets --delete-emptydir-data --force --timeout=300s \
-    || log "warning: drain did not finish in 300 s; the node leaves anyway"
+  drain_node "${NODE_NAME}" || log "warning: drain did not finish in 300 s; the node leaves anyway"
   if [ "${ROLE}" = server ]; then
     log "removing ${NODE_NAME}'s etcd member"
     kube annotate node "${NODE_NAME}" --overwrite etcd.k3s.cattle.io/remove=true

@@ -25,33 +25,6 @@ etcd_wal=/var/lib/rancher/rke2/server/db/etcd/member/wal
 log() { echo "[rke2 ${ROLE} ${NODE_NAME}] $*"; }
 restart_for=()
 
-# wait_for WHAT SECONDS COMMAND...: retries COMMAND every 5 s, fails after SECONDS.
-wait_for() {
-  local what=$1 limit=$2 waited=0
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    if [ "${waited}" -ge "${limit}" ]; then
-      log "FAILED: ${what} not ready after ${limit}s"
-      journalctl -u "${unit}" -n 30 --no-pager 2>/dev/null || true
-      exit 1
-    fi
-    sleep 5
-    waited=$((waited + 5))
-  done
-  log "${what} ready after ${waited}s"
-}
-
-# write FILE MODE TEXT: replaces FILE with TEXT (and a newline) unless it holds that already;
-# succeeds when it changed the file.
-write() {
-  if printf '%s\n' "$3" | cmp -s - "$1"; then
-    return 1
-  fi
-  install -m "$2" /dev/null "$1.new"
-  printf '%s\n' "$3" >"$1.new"
-  mv -f "$1.new" "$1"
-}
-
 # install.sh unpacks into /usr/local, or /opt/rke2 where /usr/local is read-only or a mount
 # point (rancher/rke2 install.sh, INSTALL_RKE2_TAR_PREFIX); RPM installs go to /usr/bin.
 installed_version() {
@@ -139,15 +112,8 @@ fi
 # address or at any other server, starts without it: that is the stack's first deployment.
 config=${CONFIG%$'\n'}
 initialise=no
-if [ "${BOOTSTRAP}" = 1 ] && [ ! -d "${etcd_wal}" ]; then
+if [ "${BOOTSTRAP}" = 1 ] && [ ! -d "${etcd_wal}" ] && nobody_serves; then
   initialise=yes
-  for attempt in 1 2 3 4 5 6; do
-    if anyone_serves; then
-      initialise=no
-      break
-    fi
-    [ "${attempt}" -lt 6 ] && sleep 5
-  done
 fi
 if [ "${initialise}" = yes ]; then
   log "no server answers at ${REGISTRATION} ${PEERS} and this node holds no etcd data: initialising the cluster"
