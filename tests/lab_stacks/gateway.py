@@ -7,7 +7,7 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from components.keepalived import files
 from lab.labctl import VIP, netns_name, ssh_argv
@@ -27,10 +27,10 @@ def on(node: str, command: str, check: bool = True) -> str:
     return result.stdout
 
 
-def holders() -> list[str]:
+def holders(nodes: Iterable[str] = NODES) -> list[str]:
     """The nodes with the VIP on host0, read from their network namespaces (milliseconds apart)."""
     found = []
-    for node in NODES:
+    for node in nodes:
         out = subprocess.run(
             ["ip", "-n", netns_name(node), "-4", "-o", "addr", "show", "dev", "host0"],
             capture_output=True,
