@@ -18,15 +18,15 @@ PRIVATE_TMP := export TMPDIR=$$(mktemp -d) && trap 'rm -rf "$$TMPDIR"' EXIT
 .PHONY: help
 help:
 	@echo "make lab          toolchain + local lab + pulumi up -s lab, then the stack outputs (root;"
-	@echo "                  cold: about 20 min toolchain + 13 min lab; warm: under a minute)"
-	@echo "make test         lint, unit, e2e-offline, lab-test, test-trixie (about 35 min; destroys the"
+	@echo "                  cold: about 15 min toolchain + 15 min lab; warm: under a minute)"
+	@echo "make test         lint, unit, e2e-offline, lab-test, test-trixie (about 47 min warm; destroys the"
 	@echo "                  lab stack first)"
 	@echo "make unit         the fast tier (Pulumi mocks, no network; about 2 min)"
 	@echo "make lint         ruff check, ruff format --check, mypy"
 	@echo "make e2e-offline  the engine offline, in a network namespace with only loopback"
 	@echo "make lab-test     the lab tiers (tests/lab_scripts, tests/lab_stacks; root, the lab)"
 	@echo "make test-trixie  the component lab tests on Debian 13 nodes (root; remakes the lab's nodes)"
-	@echo "make bench        benchmarks (root, the lab; about 9 min); rewrites bench/REPORT.md"
+	@echo "make bench        benchmarks (root, the lab; about 22 min); rewrites bench/REPORT.md"
 	@echo "make toolchain    pulumi CLI and plugins (built from Go modules when missing)"
 	@echo "make venv         the Python virtualenv .venv"
 	@echo "make lab-up       start the local lab (root); LAB_NODES=6 for more nodes"
@@ -96,7 +96,7 @@ lab: venv toolchain lab-up
 lab-test: venv toolchain lab-up
 	mkdir -p .state
 	$(TOOLCHAIN_ENV) && $(LAB_ENV) && lab/lab stack clear
-	$(TOOLCHAIN_ENV) && $(PRIVATE_TMP) && RBD_E2E_FULL=1 $(PY) -m pytest tests/lab_scripts tests/lab_stacks -q
+	$(TOOLCHAIN_ENV) && $(PRIVATE_TMP) && RBD_E2E_FULL=1 $(PY) -m pytest tests/lab_scripts tests/lab_stacks -q --durations=20
 	$(PRIVATE_TMP) && LAB_TEST_LIFECYCLE=1 $(PY) -m pytest tests/lab_scripts/test_lab_nodes.py -q -k lifecycle
 
 # The second row of the OS matrix: the components whose packages come from the node's release

@@ -28,6 +28,7 @@ LAB_IDENTITY = frozenset(
         "/etc/machine-id",
         "/etc/hostname",
         "/etc/hosts",
+        "/etc/resolv.conf",
         "/etc/ssh/ssh_host_ed25519_key",
         "/etc/ssh/ssh_host_ed25519_key.pub",
     }

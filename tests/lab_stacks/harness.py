@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,30 @@ main()
 """
 
 
+# The lab's own Kubernetes API on the host, with a fake node per lab node: quick to deploy onto
+# and leaving the nodes alone. The tests of the kubeadm cluster Pulumi.lab.yaml installs say so.
+LAB_API = {"mode": "existing", "kubeconfigPath": "lab/.work/kubeconfig"}
+
+
+def lab_kubernetes() -> dict[str, Any]:
+    """Pulumi.lab.yaml's kubernetes section: kubeadm on the lab nodes."""
+    section: dict[str, Any] = lab_stack_file()["config"]["rainbond-ha:kubernetes"]
+    return section
+
+
+def lab_stack_file() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "Pulumi.lab.yaml").read_text())
+    return document
+
+
 def lab_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Pulumi.lab.yaml's config, with `rainbond-ha:<section>` keys replaced by overrides."""
-    stack_file = yaml.safe_load((PROJECT_ROOT / "Pulumi.lab.yaml").read_text())
-    config: dict[str, Any] = copy.deepcopy(stack_file["config"])
+    """Pulumi.lab.yaml's config on the lab's API (LAB_API), with `rainbond-ha:<section>` keys
+    replaced by overrides."""
+    config: dict[str, Any] = copy.deepcopy(lab_stack_file()["config"])
+    config["rainbond-ha:kubernetes"] = LAB_API
+    config["rainbond-ha:rainbond"] = {
+        k: v for k, v in config["rainbond-ha:rainbond"].items() if k != "wait"
+    }
     for key, value in (overrides or {}).items():
         config[f"rainbond-ha:{key}"] = value
     return config
@@ -99,7 +120,7 @@ def _absolute_paths(config: dict[str, Any]) -> dict[str, Any]:
     return {k: fix(v) for k, v in config.items()}
 
 
-PATH_KEYS = {"privateKeyFile", "kubeconfigPath", "chart", "knownHostsFile"}
+PATH_KEYS = {"privateKeyFile", "kubeconfigPath", "chart", "knownHostsFile", "artifactsDir"}
 
 
 def set_section(stack: auto.Stack, section: str, value: Any) -> None:
@@ -110,3 +131,9 @@ def set_section(stack: auto.Stack, section: str, value: Any) -> None:
     document = yaml.safe_load(path.read_text())
     document["config"][f"rainbond-ha:{section}"] = _absolute_paths({section: value})[section]
     path.write_text(yaml.safe_dump(document))
+
+
+def lab_nodes(count: int) -> None:
+    """Grows or shrinks the lab to `count` nodes (`lab/lab up --nodes`); the others are kept."""
+    lab = PROJECT_ROOT / "lab" / "lab"
+    subprocess.run([str(lab), "up", "--nodes", str(count)], check=True, timeout=900)

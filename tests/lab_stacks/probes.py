@@ -11,12 +11,14 @@ import base64
 import hashlib
 import json
 import ssl
+import tarfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pymysql
@@ -157,11 +159,18 @@ class Manifest:
         self.context = None if ca_pem is None else ssl.create_default_context(cadata=ca_pem)
         self.upload_locations: list[str] = []
 
-    def _request(self, method: str, url: str, data: bytes | None = None, **headers: str) -> Any:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 5,
+    ) -> Any:
         request = urllib.request.Request(
-            url, data=data, method=method, headers={**self.headers, **headers}
+            url, data=data, method=method, headers={**self.headers, **(headers or {})}
         )
-        return urllib.request.urlopen(request, timeout=5, context=self.context)
+        return urllib.request.urlopen(request, timeout=timeout, context=self.context)
 
     def push(self, repository: str, tag: str) -> str:
         """A one-layer OCI image made here; returns the manifest's digest."""
@@ -173,27 +182,51 @@ class Manifest:
             (layer, "application/vnd.oci.image.layer.v1.tar"),
         ):
             digest = "sha256:" + hashlib.sha256(data).hexdigest()
-            with self._request("POST", f"{self.base}/{repository}/blobs/uploads/") as started:
-                location = started.headers["Location"]
-            self.upload_locations.append(location)
-            if location.startswith("/"):
-                location = self.base.removesuffix("/v2") + location
-            joiner = "&" if "?" in location else "?"
-            # Not urllib's default form type: the registry (Go) would read the body as a form.
-            url = f"{location}{joiner}digest={digest}"
-            self._request("PUT", url, data, **{"Content-Type": "application/octet-stream"}).close()
+            self._upload(repository, digest, data)
             blobs.append({"mediaType": media_type, "digest": digest, "size": len(data)})
         manifest = json.dumps(
             {"schemaVersion": 2, "mediaType": self.ACCEPT, "config": blobs[0], "layers": blobs[1:]}
         ).encode()
         url = f"{self.base}/{repository}/manifests/{tag}"
-        self._request("PUT", url, manifest, **{"Content-Type": self.ACCEPT}).close()
+        self._request("PUT", url, manifest, {"Content-Type": self.ACCEPT}).close()
         return "sha256:" + hashlib.sha256(manifest).hexdigest()
+
+    def push_layout(self, repository: str, tag: str, archive: Path) -> str:
+        """The image in an OCI layout archive (one image); returns the manifest's digest."""
+        with tarfile.open(archive) as tar:
+
+            def read(name: str) -> bytes:
+                member = tar.extractfile(name)
+                assert member is not None, name
+                return member.read()
+
+            (entry,) = json.loads(read("index.json"))["manifests"]
+            manifest = read(f"blobs/sha256/{entry['digest'].removeprefix('sha256:')}")
+            parsed = json.loads(manifest)
+            for blob in [parsed["config"], *parsed["layers"]]:
+                data = read(f"blobs/sha256/{blob['digest'].removeprefix('sha256:')}")
+                self._upload(repository, blob["digest"], data)
+        url = f"{self.base}/{repository}/manifests/{tag}"
+        self._request("PUT", url, manifest, {"Content-Type": self.ACCEPT}).close()
+        return str(entry["digest"])
+
+    def _upload(self, repository: str, digest: str, data: bytes) -> None:
+        with self._request("POST", f"{self.base}/{repository}/blobs/uploads/") as started:
+            location = started.headers["Location"]
+        self.upload_locations.append(location)
+        if location.startswith("/"):
+            location = self.base.removesuffix("/v2") + location
+        joiner = "&" if "?" in location else "?"
+        # Not urllib's default form type: the registry (Go) would read the body as a form.
+        url = f"{location}{joiner}digest={digest}"
+        # Long enough for a layer of a few tens of MiB.
+        headers = {"Content-Type": "application/octet-stream"}
+        self._request("PUT", url, data, headers, timeout=60).close()
 
     def fetcher(self, repository: str, tag: str, digest: str) -> Callable[[int], str]:
         def call(_: int) -> str:
             url = f"{self.base}/{repository}/manifests/{tag}"
-            with self._request("GET", url, Accept=self.ACCEPT) as response:
+            with self._request("GET", url, headers={"Accept": self.ACCEPT}) as response:
                 got = "sha256:" + hashlib.sha256(response.read()).hexdigest()
             if got != digest:
                 raise AssertionError(f"manifest {got} is not the pushed {digest}")

@@ -22,6 +22,7 @@ def main() -> None:
         pulumi.export("gatewayVip", whole.gateway_vip)
         pulumi.export("registry", whole.registry)
         pulumi.export("database", whole.database)
+        pulumi.export("kubeconfig", whole.kubeconfig)
         return
     top = pulumi.ResourceOptions()
     preflight, steps = platform.preflight_phase(spec, top)

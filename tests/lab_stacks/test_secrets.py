@@ -198,8 +198,9 @@ def test_search_reads_the_host_temp_dirs(traces: Traces) -> None:
 def test_kubeconfig_copies_stay_in_the_engine_tmpdir(traces: Traces) -> None:
     # The kubernetes provider (writeKubeconfigToFile) leaves one per operation that configures it:
     # in the host's /tmp, without the engine's private TMPDIR, they are what the search would find.
+    # Other stacks of the same test run (another cluster's token) leave theirs there too.
     copies = [path.read_text() for path in engine_tmp().glob("kubeconfig*")]
-    assert copies and all(traces.secrets["kube-client-key"] in text for text in copies)
+    assert any(traces.secrets["kube-client-key"] in text for text in copies)
 
 
 def test_engine_tmpdir_goes_when_the_process_ends() -> None:
