@@ -7,19 +7,15 @@ first); node4 joining as a build node and worker (the lab grows to four nodes fo
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from lab.labctl import node_address
-from tests.e2e.engine import PROJECT_ROOT
-from tests.lab_stacks.harness import lab_config, set_section
+from tests.lab_stacks.harness import lab_config, lab_nodes, set_section
 from tests.lab_stacks.release import copy_release, edit
 from tests.lab_stacks.rolling import Rolled, rolled, serving_platform
-
-LAB = str(PROJECT_ROOT / "lab" / "lab")
 
 
 def _figures(change: Rolled, seconds: float) -> dict[str, Any]:
@@ -40,7 +36,7 @@ def _timed(change: Any) -> tuple[Rolled, float]:
 
 
 def measure() -> dict[str, Any]:
-    subprocess.run([LAB, "up", "--nodes", "4"], check=True, timeout=900)
+    lab_nodes(4)
     try:
         with tempfile.TemporaryDirectory() as scratch:
             release = copy_release(Path(scratch) / "release")
@@ -69,7 +65,7 @@ def measure() -> dict[str, Any]:
                 rolled(platform, "node4")
                 return figures
     finally:
-        subprocess.run([LAB, "up", "--nodes", "3"], check=True, timeout=900)
+        lab_nodes(3)
 
 
 def section(figures: dict[str, Any]) -> str:
