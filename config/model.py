@@ -352,6 +352,12 @@ class ManagedRegistry(Section):
     delete_data_on_destroy: Flag = Field(
         default=False, description="`pulumi destroy` also deletes the images on disk."
     )
+    moved_from: NodeName | None = Field(
+        default=None,
+        description="The node the role registry had before, once its images are copied to the"
+        " new one (docs/operations.md, 'Moving the registry'); without it, moving the role is"
+        " refused while the images are on the old node's disk.",
+    )
 
 
 RegistrySpec = Annotated[

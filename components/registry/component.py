@@ -15,6 +15,7 @@ from ..shared.drift import Owned
 from ..shared.passwords import generated_login, generated_password
 from ..shared.remote import Scripts, Steps
 from . import files
+from .placement import RegistryPlacement
 
 BUILTIN_USER = "admin"
 MANAGED_USER = "rainbond"
@@ -104,14 +105,28 @@ class ImageRegistry(pulumi.ComponentResource):
 def _managed(
     name: str, registry: ManagedRegistry, node: Node, steps: Steps, parent: pulumi.Resource
 ) -> Served:
-    """A CA and a certificate made on the registry node, then the registry serving with them."""
+    """A CA and a certificate made on the registry node, then the registry serving with them.
+
+    Both steps follow the role: when it moves (allowed only once the images are copied, see
+    placement.py), the old node's registry is removed first, its images left on its disk unless
+    registry.deleteDataOnDestroy.
+    """
     domain = registry.domain or f"{node.internal_address}:{registry.port}"
     username = registry.username or MANAGED_USER
+    placement = RegistryPlacement(
+        f"{name}-placement",
+        node=node.name,
+        storage="filesystem" if registry.s3 is None else "s3",
+        moved_from=registry.moved_from,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
     tls = steps.step(
         f"{name}-tls",
         node,
         TLS,
         parent=parent,
+        depends_on=[placement],
+        follows_role=True,
         params={
             "TLS_DIR": files.TLS_DIR,
             "SANS": files.subject_alt_names(domain, node.internal_address),
@@ -155,6 +170,7 @@ def _managed(
         },
         stdin=stdin,
         depends_on=[tls],
+        follows_role=True,
         owns=Owned(
             files=(
                 f"{files.CONFIG_DIR}/config.yml",

@@ -66,9 +66,15 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 def test_this_release_updates_the_previous_ones_stack_in_place(platform: Platform) -> None:
     run_from(platform.stack, PROJECT_ROOT)
     # New in this release: the host-key check that gates every preview and up, the database
-    # backups, and the second rbd-monitor.
+    # backups, the second rbd-monitor, and the registry's recorded placement.
     probes = rolled(
-        platform, new={"preflight-host-keys", "database-backup", "rainbond-rbd-monitor"}
+        platform,
+        new={
+            "preflight-host-keys",
+            "database-backup",
+            "rainbond-rbd-monitor",
+            "registry-placement",
+        },
     )
     assert probes.report("gateway VIP").longest_outage <= ONE_FAILOVER_SECONDS
     assert probes.report("registry manifest").failures == 0
