@@ -1,10 +1,10 @@
 # Debian's docker-registry (Distribution 2.8): TLS on ${PORT} for the nodes, and a second
 # instance on the same storage, plain HTTP on ${HTTP_PORT}, where Rainbond's builds push (its
 # BuildKit speaks only plain HTTP to the image hub: docs/registry.md). htpasswd auth on both.
-# Params: PORT, DOMAIN, HTTP_PORT, BUILD_DOMAIN, USERNAME, CONFIG_DIR, TLS_DIR, STATE_DIR;
-# CA_SHA256 ties the step to the certificate it serves, so a new CA re-runs it. Stdin: the
-# password, the htpasswd line, then config.yml and the plain-HTTP instance's, split by a `---`
-# line. Nothing secret is printed.
+# Params: PORT, DOMAIN, HTTP_PORT, BUILD_DOMAIN, USERNAME, CONFIG_DIR, TLS_DIR, STATE_DIR,
+# DATA_DIR; CA_SHA256 ties the step to the certificate it serves, so a new CA re-runs it.
+# Stdin: the password, the htpasswd line, then config.yml and the plain-HTTP instance's, split by
+# a `---` line. Nothing secret is printed.
 set -euo pipefail
 IFS= read -r PASSWORD
 IFS= read -r HTPASSWD
@@ -31,6 +31,12 @@ else
     # The package starts its service with its own configuration: keep it down until ours is in.
     systemctl mask --runtime "${UNIT}" >/dev/null
     packages_install registry docker-registry
+fi
+
+# Images copied here from another node (a move or a restore: docs/operations.md) carry that
+# node's owners; the registry must own them to serve and add to them.
+if [ -d "${DATA_DIR}" ]; then
+    find "${DATA_DIR}" ! -user docker-registry -exec chown -h docker-registry:docker-registry {} +
 fi
 
 NEW="$(mktemp -d "${CONFIG_DIR}/.new.XXXXXX")"
