@@ -36,4 +36,9 @@ elif [ -e "${STATE_DIR}/config.yml.orig" ]; then
 fi
 rm -rf "${STATE_DIR}"
 rmdir --ignore-fail-on-non-empty "$(dirname "${STATE_DIR}")" 2>/dev/null || true
+# The TLS step's delete empties these when it runs last (destroy); when it ran first (the role
+# moved to another node), this one does.
+for dir in "${CONFIG_DIR}" "$(dirname "${CONFIG_DIR}")"; do
+    rmdir --ignore-fail-on-non-empty "${dir}" 2>/dev/null || true
+done
 echo "registry: server removed"
