@@ -20,6 +20,7 @@ import tomllib
 import urllib.error
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -136,30 +137,31 @@ def skopeo() -> Iterator[None]:
             on(node, f"rm -rf {WORK}")
 
 
+# Destroy keeps the images by default (checked below); the lab stack deletes them.
+KEEPING_IMAGES = {"mode": "managed", "deleteDataOnDestroy": False}
+# What destroy keeps, removed by the tests after it.
+REMOVE_IMAGES = (
+    "rm -rf /var/lib/docker-registry; userdel docker-registry 2>/dev/null;"
+    " groupdel docker-registry 2>/dev/null; true"
+)
+
+
+def registry_stack(name: str, where: Path, overrides: dict[str, Any]) -> auto.Stack:
+    """Preflight and the managed registry; the gateway is an external address."""
+    defaults = {"gateway": {"mode": "external", "address": VIP}, "registry": KEEPING_IMAGES}
+    return component_stack(name, where, ["registry"], overrides={**defaults, **overrides})
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[auto.Stack, Any]]:
     require_lab_up()
-    stack = component_stack(
-        "registry",
-        tmp_path_factory.mktemp("registry"),
-        ["registry"],
-        # Destroy keeps the images by default (checked below); the lab stack deletes them.
-        overrides={
-            "gateway": {"mode": "external", "address": VIP},
-            "registry": {"mode": "managed", "deleteDataOnDestroy": False},
-        },
-    )
+    stack = registry_stack("registry", tmp_path_factory.mktemp("registry"), {})
     try:
         up = stack.up(color="never", on_output=print)
         yield stack, up.outputs
     finally:
         stack.destroy(color="never", on_output=print)
-        # Images are kept on destroy by default; this test removes its own.
-        on(
-            "node3",
-            "rm -rf /var/lib/docker-registry; userdel docker-registry 2>/dev/null;"
-            " groupdel docker-registry 2>/dev/null; true",
-        )
+        on("node3", REMOVE_IMAGES)
 
 
 def test_outputs(stack: tuple[auto.Stack, Any]) -> None:

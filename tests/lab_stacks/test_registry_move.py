@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from lab.labctl import VIP, node_address, require_lab_up
+from lab.labctl import node_address, require_lab_up
 from tests.lab_stacks.audit import on
-from tests.lab_stacks.harness import component_stack, lab_config, set_section
+from tests.lab_stacks.harness import lab_config, set_section
 from tests.lab_stacks.probes import Manifest
+from tests.lab_stacks.test_registry import KEEPING_IMAGES, REMOVE_IMAGES, registry_stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
@@ -55,17 +56,8 @@ class Moved:
 @pytest.fixture(scope="module")
 def moved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moved]:
     require_lab_up()
-    registry = {"mode": "managed", "deleteDataOnDestroy": False}
-    stack = component_stack(
-        "registrymove",
-        tmp_path_factory.mktemp("registrymove"),
-        ["registry"],
-        overrides={
-            "gateway": {"mode": "external", "address": VIP},
-            "registry": registry,
-            "nodes": nodes_with_registry_on(OLD),
-        },
-    )
+    where = tmp_path_factory.mktemp("registrymove")
+    stack = registry_stack("registrymove", where, {"nodes": nodes_with_registry_on(OLD)})
     try:
         digest = manifest(stack.up(color="never").outputs, OLD).push(REPOSITORY, TAG)
         set_section(stack, "nodes", nodes_with_registry_on(NEW))
@@ -74,17 +66,13 @@ def moved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moved]:
         # The copy the runbook makes: the data directory, the old registry stopped.
         copy = on(OLD, f"systemctl stop docker-registry && tar -C {DATA} -cf - . | base64 -w0")
         on(NEW, f"mkdir -p {DATA} && base64 -d | tar -C {DATA} -xf -", copy)
-        set_section(stack, "registry", {**registry, "movedFrom": OLD})
+        set_section(stack, "registry", {**KEEPING_IMAGES, "movedFrom": OLD})
         up = stack.up(color="never", on_output=print)
         yield Moved(stack, str(refused.value), digest, up.outputs)
     finally:
         stack.destroy(color="never", on_output=print)
         for node in (OLD, NEW):
-            on(
-                node,
-                f"rm -rf {DATA}; userdel docker-registry 2>/dev/null;"
-                " groupdel docker-registry 2>/dev/null; true",
-            )
+            on(node, REMOVE_IMAGES)
 
 
 def test_the_move_is_refused_until_the_copy_is_acknowledged(moved: Moved) -> None:
