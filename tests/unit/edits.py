@@ -45,5 +45,10 @@ def append(path: str, value: Any) -> Any:
     return edit
 
 
+def added_node(name: str, host: int, *roles: str) -> dict[str, Any]:
+    """A node for `nodes`, beside the dev stack's three (192.0.2.11-13): at 192.0.2.<host>."""
+    return {"name": name, "address": f"192.0.2.{host}", "roles": list(roles)}
+
+
 def findings(config: dict[str, Any], files: Files = Files.REQUIRED) -> list[str]:
     return [str(f) for f in validate(config, root=ROOT, files=files).findings]

@@ -29,7 +29,7 @@ from tests.unit.conftest import (
     is_secret,
     unwrap,
 )
-from tests.unit.edits import findings, put
+from tests.unit.edits import added_node, findings, put
 from tests.unit.plan import COMMAND, plan
 from tests.unit.test_kubernetes import rendered_params
 
@@ -48,7 +48,7 @@ CHAIN = [f"kubernetes-control-plane-{n}" for n in MASTERS] + [
 def _with_workers(config: dict[str, Any]) -> None:
     config["kubernetes"] = dict(KUBEADM)
     for index, name in enumerate(WORKERS, start=16):
-        config["nodes"].append({"name": name, "address": f"192.0.2.{index}", "roles": ["worker"]})
+        config["nodes"].append(added_node(name, index, "worker"))
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from tests.unit.conftest import (
     is_secret,
     unwrap,
 )
-from tests.unit.edits import findings, put
+from tests.unit.edits import added_node, findings, put
 
 LOCAL = "command:local:Command"
 CHECKER = NODE_CHECK
@@ -138,7 +138,7 @@ def test_only_the_first_server_may_initialise() -> None:
 
 
 def _worker(config: dict[str, Any]) -> None:
-    config["nodes"].append({"name": "rbd-4", "address": "192.0.2.14", "roles": ["worker"]})
+    config["nodes"].append(added_node("rbd-4", 14, "worker"))
 
 
 @pytest.fixture

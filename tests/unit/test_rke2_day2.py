@@ -25,7 +25,7 @@ from tests.unit.conftest import (
     is_secret,
     unwrap,
 )
-from tests.unit.edits import findings, put
+from tests.unit.edits import added_node, findings, put
 from tests.unit.plan import COMMAND, plan
 from tests.unit.test_kubernetes import rendered_params
 
@@ -34,9 +34,9 @@ MASTERS = ["rbd-1", "rbd-2", "rbd-3", "rbd-4", "rbd-5"]
 
 def _five_masters(config: dict[str, Any]) -> None:
     for index, name in enumerate(MASTERS[3:], start=14):
-        config["nodes"].append({"name": name, "address": f"192.0.2.{index}", "roles": ["master"]})
-    config["nodes"].append({"name": "rbd-6", "address": "192.0.2.16", "roles": ["worker"]})
-    config["nodes"].append({"name": "rbd-7", "address": "192.0.2.17", "roles": ["worker"]})
+        config["nodes"].append(added_node(name, index, "master"))
+    config["nodes"].append(added_node("rbd-6", 16, "worker"))
+    config["nodes"].append(added_node("rbd-7", 17, "worker"))
 
 
 @pytest.fixture
@@ -327,9 +327,7 @@ def test_adding_a_server_updates_the_servers_and_leaves_the_agents(
 ) -> None:
     def two_more(config: dict[str, Any]) -> None:
         for index in (18, 19):
-            config["nodes"].append(
-                {"name": f"rbd-{index}", "address": f"192.0.2.{index}", "roles": ["master"]}
-            )
+            config["nodes"].append(added_node(f"rbd-{index}", index, "master"))
 
     changes = plan(five_deployed, deploy(edited(five, two_more)), COMMAND)
     assert {changes[f"kubernetes-server-rbd-{i}"] for i in (18, 19)} == {"create"}
