@@ -15,6 +15,9 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.state
 # get a private TMPDIR, removed when the recipe line ends, whatever its outcome.
 PRIVATE_TMP := export TMPDIR=$$(mktemp -d) && trap 'rm -rf "$$TMPDIR"' EXIT
 
+# pytest trims its closing summary's lines to this width when there is no terminal.
+export COLUMNS ?= 180
+
 .PHONY: help
 help:
 	@echo "make lab          toolchain + local lab + pulumi up -s lab, then the stack outputs (root;"

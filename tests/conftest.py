@@ -1,0 +1,53 @@
+"""The last lines of a failed run: its failures grouped by cause, in the order they happened.
+
+A CI log is read from its tail, and a lab run that fails early fails on: a node left broken makes
+every later stack error the same way. The first cause printed is the one to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator
+
+import pytest
+
+SHOWN = 8
+WIDTH = 240
+# A Pulumi diagnostic says more than the CommandError around it: the resource that failed and
+# its error, else the engine's own "error: ..." line.
+RESOURCE_ERROR = re.compile(r"^\s*(\S+ \([^)]+\)):\s*\n\s*error: (.+)$", re.MULTILINE)
+PULUMI_ERROR = re.compile(r"(?:^|\s)error: (.+)$", re.MULTILINE)
+
+_causes: dict[str, list[str]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed:
+        where = "" if report.when == "call" else f" ({report.when})"
+        _causes.setdefault(_cause(report), []).append(report.nodeid + where)
+
+
+def _cause(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = crash.message if crash is not None else report.longreprtext
+    resource = RESOURCE_ERROR.search(message)
+    if resource:
+        return f"{resource.group(1)}: {resource.group(2).strip()}"[:WIDTH]
+    engine = PULUMI_ERROR.search(message)
+    if engine:
+        return engine.group(1).strip()[:WIDTH]
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return " ".join(lines[:2])[:WIDTH]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Generator[None]:
+    yield
+    if not _causes:
+        return
+    terminalreporter.write_sep("=", "failures by cause, first first")
+    for cause, tests in list(_causes.items())[:SHOWN]:
+        more = f" and {len(tests) - 1} more" if len(tests) > 1 else ""
+        terminalreporter.write_line(f"{tests[0]}{more}: {cause}")
+    if len(_causes) > SHOWN:
+        terminalreporter.write_line(f"... {len(_causes) - SHOWN} more causes above")
