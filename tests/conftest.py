@@ -13,10 +13,10 @@ import pytest
 
 SHOWN = 8
 WIDTH = 240
-# A Pulumi diagnostic says more than the CommandError around it: the resource that failed and
-# its error, else the engine's own "error: ..." line.
-RESOURCE_ERROR = re.compile(r"^\s*(\S+ \([^)]+\)):\s*\n\s*error: (.+)$", re.MULTILINE)
-PULUMI_ERROR = re.compile(r"(?:^|\s)error: (.+)$", re.MULTILINE)
+# Pulumi's diagnostics say more than the CommandError around them: the resource that failed, how
+# its error starts and how it ends (a step's script prints its reason last).
+DIAGNOSTIC = re.compile(r"^  (\S+ \([^)]+\)):\n((?:    .*(?:\n|$))+)", re.MULTILINE)
+ENGINE_ERROR = re.compile(r"(?:^|\s)error: (.+)$", re.MULTILINE)
 
 _causes: dict[str, list[str]] = {}
 
@@ -30,10 +30,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def _cause(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     message = crash.message if crash is not None else report.longreprtext
-    resource = RESOURCE_ERROR.search(message)
-    if resource:
-        return f"{resource.group(1)}: {resource.group(2).strip()}"[:WIDTH]
-    engine = PULUMI_ERROR.search(message)
+    for name, body in DIAGNOSTIC.findall(message):
+        lines = [line.strip() for line in body.splitlines() if line.strip()]
+        if name.startswith("pulumi:pulumi:Stack") and lines == ["error: update failed"]:
+            continue
+        first = lines[0].removeprefix("error: ")
+        last = f" ... {lines[-1]}" if len(lines) > 1 else ""
+        return f"{name}: {first[:100]}{last}"[:WIDTH]
+    engine = ENGINE_ERROR.search(message)
     if engine:
         return engine.group(1).strip()[:WIDTH]
     lines = [line.strip() for line in message.splitlines() if line.strip()]
