@@ -1,7 +1,7 @@
 """The last lines of a failed run: its failures grouped by cause, in the order they happened.
 
-A CI log is read from its tail, and a lab run that fails early fails on: a node left broken makes
-every later stack error the same way. The first cause printed is the one to look at.
+A CI log is read from its tail, and a lab run that fails early keeps failing: a node left broken
+makes every later stack error the same way. The first cause printed is the one to look at.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _cause(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     message = crash.message if crash is not None else report.longreprtext
     for name, body in DIAGNOSTIC.findall(message):
-        lines = [line.strip() for line in body.splitlines() if line.strip()]
+        lines = _lines(body)
         if name.startswith("pulumi:pulumi:Stack") and lines == ["error: update failed"]:
             continue
         first = lines[0].removeprefix("error: ")
@@ -40,8 +40,11 @@ def _cause(report: pytest.TestReport) -> str:
     engine = ENGINE_ERROR.search(message)
     if engine:
         return engine.group(1).strip()[:WIDTH]
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    return " ".join(lines[:2])[:WIDTH]
+    return " ".join(_lines(message)[:2])[:WIDTH]
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
