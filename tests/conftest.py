@@ -1,7 +1,8 @@
 """The last lines of a failed run: its failures grouped by cause, in the order they happened.
 
 A CI log is read from its tail, and a lab run that fails early keeps failing: a node left broken
-makes every later stack error the same way. The first cause printed is the one to look at.
+makes every later stack error the same way. The first cause printed is the one to look at
+(and with LAB_REMAKE_AFTER_FAILURE=1 the lab is made anew after a failed module: lab_recovery.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Generator
 
 import pytest
 
+from tests import lab_recovery
+
 SHOWN = 8
 WIDTH = 240
 # Pulumi's diagnostics say more than the CommandError around them: the resource that failed, how
@@ -19,6 +22,10 @@ DIAGNOSTIC = re.compile(r"^  (\S+ \([^)]+\)):\n((?:    .*(?:\n|$))+)", re.MULTIL
 ENGINE_ERROR = re.compile(r"(?:^|\s)error: (.+)$", re.MULTILINE)
 
 _causes: dict[str, list[str]] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    lab_recovery.register(config)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
