@@ -38,7 +38,7 @@ def images(bin_dir: Path) -> list[Image]:
         ),
         # kube-proxy programs iptables.
         Image(f"{IMAGE_REPOSITORY}/kube-proxy:{kube}", binary("kube-proxy"), userland=True),
-        Image(f"{IMAGE_REPOSITORY}/etcd:{etcd_tag()}", binary("etcd")),
+        Image(f"{IMAGE_REPOSITORY}/etcd:{etcd_tag()}", {**binary("etcd"), **binary("etcdutl")}),
         Image(
             f"{IMAGE_REPOSITORY}/coredns:v{v['COREDNS_VERSION']}",
             {"coredns": bin_dir / "coredns"},

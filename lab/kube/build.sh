@@ -35,6 +35,7 @@ ensure_go "$caches/toolchain" || die "no Go $GO_MIN_VERSION or newer, on PATH or
 # The wrapper modules must pin what versions.env says, or the cache key would lie.
 pinned() { grep -qE "^(require )?[[:space:]]*$2 v$3( |$)" "$here/$1/go.mod" || die "$1/go.mod does not pin $2 v$3 (versions.env)"; }
 pinned go-etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+pinned go-etcd go.etcd.io/etcd/etcdutl/v3 "$ETCD_VERSION"
 pinned go-kube k8s.io/kubernetes "$KUBERNETES_VERSION"
 pinned go-kwok sigs.k8s.io/kwok "$KWOK_VERSION"
 pinned go-coredns github.com/coredns/coredns "$COREDNS_VERSION"
@@ -53,7 +54,7 @@ src_key=$(
 cache=$caches/lab-kube
 bin="$cache/k8s-v$KUBERNETES_VERSION-etcd-v$ETCD_VERSION-kwok-v$KWOK_VERSION-$src_key/bin"
 kubernetes=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm kubelet kubectl)
-binaries=(etcd kwok "${kubernetes[@]}" coredns flanneld install-conf flannel pause)
+binaries=(etcd etcdutl kwok "${kubernetes[@]}" coredns flanneld install-conf flannel pause)
 
 complete() {
     local b
@@ -86,7 +87,10 @@ step "building into $bin (cold: about 14 minutes on 2 cores; log: $log)"
 
 t0=$SECONDS
 (cd "$here/go-etcd" && run go build -trimpath -ldflags "-s -w" -o "$partial/etcd" .)
-step "etcd v$ETCD_VERSION: built in $((SECONDS - t0))s"
+# etcdutl restores a snapshot (docs/operations.md); it goes into the etcd image, as upstream's.
+(cd "$here/go-etcd" && run go build -trimpath -ldflags "-s -w" -o "$partial/etcdutl" \
+    go.etcd.io/etcd/etcdutl/v3)
+step "etcd and etcdutl v$ETCD_VERSION: built in $((SECONDS - t0))s"
 
 t0=$SECONDS
 (cd "$here/go-kwok" && run go build -trimpath -ldflags "-s -w" -o "$partial/" sigs.k8s.io/kwok/cmd/kwok)

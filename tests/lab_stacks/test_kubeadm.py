@@ -9,11 +9,12 @@ Deployment with a pod on every node (so each kubelet pulls through the registry 
 on node1 reaches one on node3 over the pod network. Then the node holding the API VIP is powered
 off: the API answers again through the VIP (the outage is measured and printed), etcd keeps
 quorum, the lost node's pod is replaced on the others, and the node rejoins when it starts. A
-second `pulumi up` changes nothing. node4 (the lab grown to four nodes) joins as a worker, runs a
-pod that the others reach, and leaves clean, only its steps created and deleted. node3 then
-leaves Kubernetes (it keeps its registry role): drained, its etcd member removed, reset, its Node
-deleted, two control planes serving. Destroy leaves the nodes as the lab image had them. About
-11 minutes.
+second `pulumi up` changes nothing. etcd is restored from a snapshot by the runbook (every member
+rebuilt, the cluster back to the snapshot's moment). node4 (the lab grown to four nodes) joins as
+a worker, runs a pod that the others reach, and leaves clean, only its steps created and deleted.
+node3 then leaves Kubernetes (it keeps its registry role): drained, its etcd member removed,
+reset, its Node deleted, two control planes serving. Destroy leaves the nodes as the lab image had
+them. About 13 minutes.
 """
 
 from __future__ import annotations
@@ -244,6 +245,73 @@ def test_a_second_up_changes_nothing(cluster: Cluster) -> None:
     assert set(changes) == {"same"}, changes
     result = cluster.stack.up(color="never")
     assert set(result.summary.resource_changes or {}) == {"same"}, result.summary.resource_changes
+
+
+def test_etcd_restored_from_a_snapshot_by_the_runbook(cluster: Cluster) -> None:
+    """docs/operations.md, "Restoring etcd from a snapshot (kubeadm)", step by step on the three
+    control planes: what was written after the snapshot is gone, what was written before it is
+    there, three healthy members, every node Ready, and Pulumi sees nothing to change."""
+    directory = KubeadmEtcdSnapshots().directory
+    cluster.kubectl("create", "configmap", "before-the-snapshot")
+    taken = set(on("node1", f"ls {directory}").split())
+    on("node1", f"systemctl start {SNAPSHOT_UNIT}.service")
+    (snapshot,) = set(on("node1", f"ls {directory}").split()) - taken
+    cluster.kubectl("create", "configmap", "after-the-snapshot")
+    started = time.monotonic()
+    # 1. The same file on every control plane (the lab's host stands in for scp).
+    data = (node_root("node1") / directory.lstrip("/") / snapshot).read_bytes()
+    for node in NODES[1:]:
+        copy = node_root(node) / directory.lstrip("/") / snapshot
+        copy.write_bytes(data)
+        copy.chmod(0o600)
+    # 2. The API servers and etcd stopped everywhere.
+    manifests = "/etc/kubernetes/manifests"
+    for node in NODES:
+        on(node, f"mkdir -p {manifests}.stopped && mv {manifests}/etcd.yaml "
+                 f"{manifests}/kube-apiserver.yaml {manifests}.stopped/")  # fmt: skip
+    for node in NODES:
+        wait_until(f"etcd and the API stopped on {node}", partial(stopped, node), 120)
+    # 3. Every member rebuilt from the snapshot.
+    cluster_flag = ",".join(f"{n}=https://{node_address(n)}:2380" for n in NODES)
+    for node in NODES:
+        image = on(node, "ctr -n k8s.io images ls -q | grep '/etcd:' | head -n 1").strip()
+        on(node, "mv /var/lib/etcd /var/lib/etcd.before-restore && "
+                 "ctr -n k8s.io run --rm --net-host "
+                 "--mount type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw "
+                 f"--mount type=bind,src={directory},dst=/snapshots,options=rbind:ro "
+                 f"{image} etcd-restore etcdutl snapshot restore /snapshots/{snapshot} "
+                 f"--name {node} --initial-cluster {cluster_flag} "
+                 f"--initial-advertise-peer-urls https://{node_address(node)}:2380 "
+                 "--data-dir /var/lib/etcd")  # fmt: skip
+    # 4. The manifests back; the API through the VIP.
+    for node in NODES:
+        on(node, f"mv {manifests}.stopped/*.yaml {manifests}/ && rmdir {manifests}.stopped")
+    wait_until("the API through the VIP", answers_readyz, 300)
+    # 5. Nothing keeps state newer than the snapshot.
+    for node in NODES:
+        on(node, "systemctl restart kubelet")
+    for component in ("kube-controller-manager", "kube-scheduler"):
+        cluster.kubectl("-n", "kube-system", "delete", "pod", "-l", f"component={component}")
+    wait_until("every node Ready", lambda: cluster.ready_nodes() == set(NODES), 300)
+    print(f"etcd restored from {snapshot}: the API and every node back after "
+          f"{time.monotonic() - started:.0f} s")  # fmt: skip
+
+    configmaps = cluster.kubectl("get", "configmaps", "-o", "name")
+    assert "configmap/before-the-snapshot" in configmaps.split()
+    assert "configmap/after-the-snapshot" not in configmaps.split()
+    members = etcd_members("node1")
+    assert sorted(m["name"] for m in members) == sorted(NODES)
+    assert all(m["health"] == "true" for m in members), members
+    # 6. Pulumi finds the cluster as it left it; the old data goes.
+    assert set(cluster.stack.preview(color="never").change_summary) == {"same"}
+    for node in NODES:
+        on(node, "rm -rf /var/lib/etcd.before-restore")
+    cluster.kubectl("delete", "configmap", "before-the-snapshot")
+
+
+def stopped(node: str) -> bool:
+    """Nothing listens on etcd's client port or the API's."""
+    return on(node, "ss -Hltn '( sport = :2379 or sport = :6443 )'").strip() == ""
 
 
 def test_a_worker_joins_and_leaves(cluster: Cluster, probe_deployment: str) -> None:
