@@ -3,7 +3,7 @@
 A failed step can leave a node half-changed (a package held, a service stopped, a stack its
 module could not destroy), and every later stack then trips on it: one cause, dozens of failures,
 and a run that tells nothing about the modules after the first. `lab down` and `lab up` (about
-20 s) give the next module the nodes as the image made them. It is off by default: whoever runs
+15 s) give the next module the nodes as the image made them. It is off by default: whoever runs
 one module by hand wants the failed node left as it is, to look at. `.ci/run` turns it on.
 """
 
