@@ -17,6 +17,8 @@ from typing import Any
 from .subnet import node_index
 
 LAB_DIR = Path(__file__).resolve().parent
+# The lab's command line; tests run it as a newcomer would.
+COMMAND = LAB_DIR / "lab"
 WORK = LAB_DIR / ".work"
 NODES_DIR = WORK / "nodes"
 SSH_KEY = WORK / "ssh" / "id_ed25519"

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .access import lab_up_reason, require_lab_up, ssh_argv
 from .base import (
     BRIDGE,
+    COMMAND,
     KNOWN_HOSTS,
     PROXY_PORT,
     SSH_KEY,
@@ -33,6 +34,7 @@ from .subnet import DEAD_END, HOST_ADDR, PREFIX_LEN, SUBNET, VIP, address, node_
 
 __all__ = [
     "BRIDGE",
+    "COMMAND",
     "DEAD_END",
     "HOST_ADDR",
     "KNOWN_HOSTS",

@@ -16,15 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from lab.labctl import COMMAND
+
 SWITCH = "LAB_REMAKE_AFTER_FAILURE"
 LAB_TIERS = ("lab_scripts", "lab_stacks")
-LAB = Path(__file__).resolve().parents[1] / "lab" / "lab"
 
 
 def remake_lab() -> str:
     """`lab down`, `lab up`; what went wrong, or "" (LAB_SUITE carries over to the new nodes)."""
     for command in ("down", "up"):
-        done = subprocess.run([str(LAB), command], capture_output=True, text=True, timeout=900)
+        done = subprocess.run([str(COMMAND), command], capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
             tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
             return f"lab {command} failed: " + " | ".join(tail)

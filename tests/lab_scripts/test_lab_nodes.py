@@ -17,7 +17,6 @@ import pytest
 from lab import labctl
 
 ROOT = Path(__file__).resolve().parents[2]
-LAB = ROOT / "lab" / "lab"
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab tier needs root"),
@@ -167,7 +166,7 @@ lifecycle = pytest.mark.skipif(
 
 
 def lab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(LAB), *args], capture_output=True, text=True, timeout=900)
+    return subprocess.run([str(labctl.COMMAND), *args], capture_output=True, text=True, timeout=900)
 
 
 @lifecycle

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from lab.labctl import COMMAND
 from tests.e2e.engine import PROJECT_ROOT, write_project_file
 from tests.e2e.engine import stack as engine_stack
 
@@ -135,5 +136,4 @@ def set_section(stack: auto.Stack, section: str, value: Any) -> None:
 
 def lab_nodes(count: int) -> None:
     """Grows or shrinks the lab to `count` nodes (`lab/lab up --nodes`); the others are kept."""
-    lab = PROJECT_ROOT / "lab" / "lab"
-    subprocess.run([str(lab), "up", "--nodes", str(count)], check=True, timeout=900)
+    subprocess.run([str(COMMAND), "up", "--nodes", str(count)], check=True, timeout=900)
