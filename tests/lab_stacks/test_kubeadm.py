@@ -25,6 +25,7 @@ import os
 import time
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,6 +58,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 PUSH_DOMAIN = f"{node_address('node3')}:5080"
 PROBE_IMAGE = f"{PUSH_DOMAIN}/rainbond/kubeadm-probe:1"
 WORKER = "node4"
+SNAPSHOTS = KubeadmEtcdSnapshots().directory
 
 
 @pytest.fixture(scope="module")
@@ -84,22 +86,32 @@ def test_every_control_plane_snapshots_its_etcd(cluster: Cluster) -> None:
     """Each control plane has a snapshot (its step takes one when it finds none) and its timer
     waiting; a run of the timer's service saves a snapshot that holds a ConfigMap made just
     before, with the SHA-256 etcd sent (what `etcdutl snapshot restore` checks)."""
-    directory = KubeadmEtcdSnapshots().directory
     marker = f"snapshot-probe-{int(time.time())}"
     cluster.kubectl("create", "configmap", marker, "-n", "default")
     for node in NODES:
         assert on(node, f"systemctl is-active {SNAPSHOT_UNIT}.timer").strip() == "active"
         # Earlier deployments' snapshots stay on the node (they are data); the step took one
         # when there were none.
-        first = on(node, f"ls {directory}").split()
+        first, taken = take_snapshot(node)
         assert first and all(name.startswith(f"etcd-{node}-") for name in first), first
-        on(node, f"systemctl start {SNAPSHOT_UNIT}.service")
-        (taken,) = set(on(node, f"ls {directory}").split()) - set(first)
-        data = (node_root(node) / directory.lstrip("/") / taken).read_bytes()
+        data = snapshot_file(node, taken).read_bytes()
         print(f"{node}: {taken}, {len(data) // 1024} KiB")
         assert hashlib.sha256(data[:-32]).digest() == data[-32:]
         assert f"/registry/configmaps/default/{marker}".encode() in data
     cluster.kubectl("delete", "configmap", marker, "-n", "default")
+
+
+def take_snapshot(node: str) -> tuple[set[str], str]:
+    """Runs the snapshot timer's service on `node`: the snapshots there before, and the new one."""
+    before = set(on(node, f"ls {SNAPSHOTS}").split())
+    on(node, f"systemctl start {SNAPSHOT_UNIT}.service")
+    (taken,) = set(on(node, f"ls {SNAPSHOTS}").split()) - before
+    return before, taken
+
+
+def snapshot_file(node: str, name: str) -> Path:
+    """A snapshot in `node`'s snapshot directory, seen from the lab's host."""
+    return node_root(node) / SNAPSHOTS.lstrip("/") / name
 
 
 def test_coredns_and_flannel_run(cluster: Cluster) -> None:
@@ -251,17 +263,14 @@ def test_etcd_restored_from_a_snapshot_by_the_runbook(cluster: Cluster) -> None:
     """docs/operations.md, "Restoring etcd from a snapshot (kubeadm)", step by step on the three
     control planes: what was written after the snapshot is gone, what was written before it is
     there, three healthy members, every node Ready, and Pulumi sees nothing to change."""
-    directory = KubeadmEtcdSnapshots().directory
     cluster.kubectl("create", "configmap", "before-the-snapshot")
-    taken = set(on("node1", f"ls {directory}").split())
-    on("node1", f"systemctl start {SNAPSHOT_UNIT}.service")
-    (snapshot,) = set(on("node1", f"ls {directory}").split()) - taken
+    _, snapshot = take_snapshot("node1")
     cluster.kubectl("create", "configmap", "after-the-snapshot")
     started = time.monotonic()
     # 1. The same file on every control plane (the lab's host stands in for scp).
-    data = (node_root("node1") / directory.lstrip("/") / snapshot).read_bytes()
+    data = snapshot_file("node1", snapshot).read_bytes()
     for node in NODES[1:]:
-        copy = node_root(node) / directory.lstrip("/") / snapshot
+        copy = snapshot_file(node, snapshot)
         copy.write_bytes(data)
         copy.chmod(0o600)
     # 2. The API servers and etcd stopped everywhere.
@@ -278,7 +287,7 @@ def test_etcd_restored_from_a_snapshot_by_the_runbook(cluster: Cluster) -> None:
         on(node, "mv /var/lib/etcd /var/lib/etcd.before-restore && "
                  "ctr -n k8s.io run --rm --net-host "
                  "--mount type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw "
-                 f"--mount type=bind,src={directory},dst=/snapshots,options=rbind:ro "
+                 f"--mount type=bind,src={SNAPSHOTS},dst=/snapshots,options=rbind:ro "
                  f"{image} etcd-restore etcdutl snapshot restore /snapshots/{snapshot} "
                  f"--name {node} --initial-cluster {cluster_flag} "
                  f"--initial-advertise-peer-urls https://{node_address(node)}:2380 "
