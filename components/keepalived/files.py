@@ -18,6 +18,8 @@ STATE_DIR = "/var/lib/rainbond-ha/keepalived"
 # The main config's first line: a file without it is someone else's and is never overwritten.
 MANAGED_MARK = "# Written by rainbond-ha."
 AUTH_PLACEHOLDER = "@VRRP_AUTH_PASS@"
+# Ends a unicast_peer line the node step keeps for a node that left the group (scripts/vip.sh).
+LEFT_MARK = "# left the group"
 RKE2_TLS_DIR = "/var/lib/rancher/rke2/server/tls"
 
 # Failover timing: adverts every second; a check runs every second and two failures in a row
@@ -161,10 +163,10 @@ vrrp_script {script} {{
     virtual_router_id {instance.router_id}
     priority {instance.priority}
     advert_int {_ADVERT_SECONDS}
-    # Adverts go to the peers by unicast; no peer means FAULT, not multicast. Adverts from a node
-    # that is no longer a peer still count (no check_unicast_src): a node leaving the group holds
-    # the VIP until its own delete stops it, which runs after the others dropped it from their
-    # peers, and ignoring it then would make a second holder. The password keeps out other
+    # Adverts go to the peers by unicast; no peer means FAULT, not multicast. A node leaving the
+    # group runs this instance until its own delete, after the other nodes' steps: they keep it
+    # among their peers (the node step adds it back, marked), so it hears them and they hear it
+    # throughout, and neither side takes the VIP from the other. The password keeps out other
     # VRRP speakers with this router id.
     unicast_src_ip {instance.source}
     unicast_peer {{

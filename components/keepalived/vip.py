@@ -103,6 +103,7 @@ def node_params(spec: files.Instance) -> dict[str, str]:
         "INSTANCE_PATH": spec.path,
         "INSTANCE_TEXT": files.instance_config(spec),
         "AUTH_PLACEHOLDER": files.AUTH_PLACEHOLDER,
+        "LEFT_MARK": files.LEFT_MARK,
         "CHECK_PATH": spec.check_path,
         "CHECK_TEXT": files.check_script(spec) if spec.checked else "",
         "ARMED_PATH": spec.armed_path,

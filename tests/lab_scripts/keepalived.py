@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Interface
+from typing import Any
 
 from components.keepalived import files
 from components.keepalived.vip import SCRIPT, node_params
@@ -24,6 +26,22 @@ GATEWAY = files.Instance(
     peers=(IPv4Address(node_address(PEER)),),
     check_ports=(80, 443),
 )
+
+
+def member(
+    node: str, group: Sequence[str], vip: IPv4Interface, name: str, router_id: int, **check: Any
+) -> files.Instance:
+    """`node`'s view of an instance shared by `group`, priority 100 on its first node."""
+    return files.Instance(
+        name=name,
+        interface="host0",
+        router_id=router_id,
+        priority=100 if node == group[0] else 50,
+        vip=vip,
+        source=IPv4Address(node_address(node)),
+        peers=tuple(IPv4Address(node_address(n)) for n in group if n != node),
+        **check,
+    )
 
 
 def on(

@@ -13,15 +13,15 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Interface
 
 import pytest
 
 from components.keepalived import files
 from components.keepalived.vip import SCRIPT, node_params
 from components.shared.remote import render
-from lab.labctl import PREFIX_LEN, address, node_address, require_lab_up
-from tests.lab_scripts.keepalived import on
+from lab.labctl import PREFIX_LEN, address, require_lab_up
+from tests.lab_scripts.keepalived import member, on
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
@@ -35,17 +35,7 @@ FAILOVER_SECONDS = 5
 
 
 def instance(node: str) -> files.Instance:
-    other = next(n for n in NODES if n != node)
-    return files.Instance(
-        name="rainbond-api",
-        interface="host0",
-        router_id=52,
-        priority=100 if node == NODES[0] else 50,
-        vip=VIP,
-        source=IPv4Address(node_address(node)),
-        peers=(IPv4Address(node_address(other)),),
-        check_readyz=6443,
-    )
+    return member(node, NODES, VIP, "rainbond-api", 52, check_readyz=6443)
 
 
 def start_standin(node: str) -> None:

@@ -27,8 +27,9 @@ def on(node: str, command: str, check: bool = True) -> str:
     return result.stdout
 
 
-def holders(nodes: Iterable[str] = NODES) -> list[str]:
-    """The nodes with the VIP on host0, read from their network namespaces (milliseconds apart)."""
+def holders(nodes: Iterable[str] = NODES, vip: str = VIP) -> list[str]:
+    """The nodes with `vip` (the gateway's unless told) on host0, read from their network
+    namespaces (milliseconds apart)."""
     found = []
     for node in nodes:
         out = subprocess.run(
@@ -37,7 +38,7 @@ def holders(nodes: Iterable[str] = NODES) -> list[str]:
             text=True,
             check=True,
         ).stdout
-        if f" {VIP}/" in out:
+        if f" {vip}/" in out:
             found.append(node)
     return found
 

@@ -103,7 +103,7 @@ def test_node4_joins_the_gateway_group(platform: Platform) -> None:
     joined = rolled(platform, NEW)
     assert f"gateway-keepalived-{NEW}" in joined.created and not joined.deleted
     assert joined.report("gateway VIP").longest_outage <= ONE_FAILOVER_SECONDS
-    # Its leave is hard only while it holds the VIP.
+    # A backup's leave is tests/lab_scripts/test_vip_group.py's; here node4 leaves as the holder.
     take_vip(NEW)
 
 

@@ -55,10 +55,36 @@ shopt -s nullglob
 for other in "${CONFIG_DIR}"/*.conf; do
     [ "${other}" = "${INSTANCE_PATH}" ] || cp -p "${other}" "${stage}/"
 done
+
+# A node leaving the group keeps its keepalived until its own delete step, which the engine runs
+# after every other step. Were this node to stop sending it adverts now, it would take the VIP
+# as a second holder. So every peer the live file lists and the new one does not stays in the
+# file, marked ${LEFT_MARK}: adverts reach it while its keepalived runs and go nowhere after.
+peers_in() {
+    awk '/unicast_peer [{]/ { inside = 1; next } inside && /[}]/ { inside = 0 } inside { print $1 }'
+}
+left=()
+if [ -e "${INSTANCE_PATH}" ]; then
+    peers=" $(printf '%s' "${INSTANCE_TEXT}" | peers_in | tr '\n' ' ') "
+    while read -r peer; do
+        [[ "${peers}" == *" ${peer} "* || "${peer}" == "${SOURCE_ADDRESS}" ]] || left+=("${peer}")
+    done < <(peers_in <"${INSTANCE_PATH}")
+fi
+((${#left[@]} == 0)) || echo "config: still sending adverts to ${left[*]}, which left the group"
+with_left() {
+    awk -v left="${left[*]}" -v mark="${LEFT_MARK}" '
+        /unicast_peer [{]/ { inside = 1 }
+        inside && /[}]/ {
+            n = split(left, peer, " ")
+            for (i = 1; i <= n; i++) printf "        %s  %s\n", peer[i], mark
+            inside = 0
+        }
+        { print }'
+}
 candidate="${stage}/$(basename "${INSTANCE_PATH}")"
 (
     umask 077
-    printf '%s' "${INSTANCE_TEXT//"${AUTH_PLACEHOLDER}"/"${auth_pass}"}" >"${candidate}"
+    printf '%s' "${INSTANCE_TEXT//"${AUTH_PLACEHOLDER}"/"${auth_pass}"}" | with_left >"${candidate}"
 )
 printf '%s' "${MAIN_TEXT//"${CONFIG_DIR}"/"${stage}"}" >"${stage}/main.cfg"
 if ! errors=$(keepalived -t -f "${stage}/main.cfg" 2>&1); then
