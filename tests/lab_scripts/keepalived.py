@@ -53,11 +53,11 @@ def on(
 
 
 def step(
-    spec: files.Instance, name: str = "vip", stdin: str = PASSWORD + "\n"
+    spec: files.Instance, name: str = "vip", stdin: str = PASSWORD + "\n", node: str = NODE
 ) -> subprocess.CompletedProcess[str]:
-    """Runs the node step `name` for `spec` on its node, as the engine would."""
+    """Runs the node step `name` for `spec` on `node` (the spec's), as the engine would."""
     return on(
-        NODE,
+        node,
         render(SCRIPT.delete.text if name == "vip-delete" else SCRIPT.text, node_params(spec)),
         stdin,
     )

@@ -18,10 +18,8 @@ from ipaddress import IPv4Interface
 import pytest
 
 from components.keepalived import files
-from components.keepalived.vip import SCRIPT, node_params
-from components.shared.remote import render
 from lab.labctl import PREFIX_LEN, address, require_lab_up
-from tests.lab_scripts.keepalived import member, on
+from tests.lab_scripts.keepalived import member, on, step
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
@@ -83,12 +81,12 @@ def pair() -> Iterator[None]:
         for node in NODES:
             start_standin(node)
         for node in NODES:  # one after the other, as the engine runs them
-            result = on(node, render(SCRIPT.text, node_params(instance(node))), PASSWORD + "\n")
+            result = step(instance(node), stdin=PASSWORD + "\n", node=node)
             assert result.returncode == 0, result.stdout + result.stderr
         yield
     finally:
         for node in NODES:
-            on(node, render(SCRIPT.delete.text, node_params(instance(node))), PASSWORD + "\n")
+            step(instance(node), "vip-delete", PASSWORD + "\n", node)
             stop_standin(node)
             on(node, f"rm -rf {STANDIN_DIR}")
 

@@ -134,7 +134,7 @@ def test_someone_elses_keepalived_config_is_left_alone() -> None:
     on(other, f"mkdir -p /etc/keepalived && cat > {files.MAIN_PATH}", foreign)
     try:
         spec = replace(GATEWAY, source=IPv4Address(node_address(other)))
-        result = on(other, render(SCRIPT.text, node_params(spec)), PASSWORD)
+        result = step(spec, stdin=PASSWORD, node=other)
         assert result.returncode != 0 and "not written by rainbond-ha" in result.stderr
         assert text(f"cat {files.MAIN_PATH}", other) == foreign
         assert text(packages, other) == before

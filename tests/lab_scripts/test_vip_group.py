@@ -17,10 +17,8 @@ from ipaddress import IPv4Interface
 import pytest
 
 from components.keepalived import files
-from components.keepalived.vip import SCRIPT, node_params
-from components.shared.remote import render
 from lab.labctl import PREFIX_LEN, address, node_address, require_lab_up
-from tests.lab_scripts.keepalived import member, on
+from tests.lab_scripts.keepalived import member, on, step
 from tests.lab_stacks.gateway import holders
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
@@ -40,8 +38,8 @@ def instance(node: str, group: Sequence[str]) -> files.Instance:
 
 def run(node: str, group: Sequence[str], delete: bool = False) -> str:
     """The node's step (or its delete step) for `group`, as the engine runs it; its output."""
-    script = SCRIPT.delete.text if delete else SCRIPT.text
-    result = on(node, render(script, node_params(instance(node, group))), PASSWORD + "\n")
+    name = "vip-delete" if delete else "vip"
+    result = step(instance(node, group), name, PASSWORD + "\n", node)
     assert result.returncode == 0, (node, result.stdout, result.stderr)
     return result.stdout
 
@@ -72,7 +70,7 @@ def group() -> Iterator[None]:
         yield
     finally:
         for node in NODES:
-            on(node, render(SCRIPT.delete.text, node_params(instance(node, NODES))), PASSWORD)
+            step(instance(node, NODES), "vip-delete", PASSWORD, node)
 
 
 def test_a_backup_leaving_the_group_never_holds_the_vip(group: None) -> None:
