@@ -44,9 +44,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 .PHONY: venv
 venv: $(VENV)/.installed
 
-.PHONY: toolchain
+.PHONY: toolchain toolchain-engine lab-kube
 toolchain:
 	bash toolchain/build.sh
+# The CLI, the language host and the command and random plugins: what stacks without Kubernetes use.
+toolchain-engine:
+	bash toolchain/build.sh --without-kubernetes
+# The lab's Kubernetes, built from Go modules (lab up builds it too, when it is missing).
+lab-kube:
+	bash lab/kube/build.sh >/dev/null
 
 .PHONY: lint
 lint: venv
@@ -93,14 +99,17 @@ lab: venv toolchain lab-up
 
 # Component scripts against real software on the lab nodes, then component stacks through the engine.
 # They need the nodes as the image made them: a lab stack that `make lab` deployed is destroyed
-# first (`lab/lab stack clear` says so). The lab's own lifecycle tests take it down and up again,
-# so they run last.
+# first (`lab/lab stack clear` says so; with no lab stack in the local backend it needs no pulumi).
+# The lab's own lifecycle tests take it down and up again, so they run last.
+LAB_CLEAR := mkdir -p .state && { [ ! -f toolchain/.env ] || $(TOOLCHAIN_ENV); } && $(LAB_ENV) && lab/lab stack clear
+LAB_PYTEST := $(PRIVATE_TMP) && RBD_E2E_FULL=1 $(PY) -m pytest -q --durations=20
+LAB_TIERS := tests/lab_scripts tests/lab_stacks
+LAB_LIFECYCLE := $(PRIVATE_TMP) && LAB_TEST_LIFECYCLE=1 $(PY) -m pytest tests/lab_scripts/test_lab_nodes.py -q -k lifecycle
 .PHONY: lab-test
 lab-test: venv toolchain lab-up
-	mkdir -p .state
-	$(TOOLCHAIN_ENV) && $(LAB_ENV) && lab/lab stack clear
-	$(TOOLCHAIN_ENV) && $(PRIVATE_TMP) && RBD_E2E_FULL=1 $(PY) -m pytest tests/lab_scripts tests/lab_stacks -q --durations=20
-	$(PRIVATE_TMP) && LAB_TEST_LIFECYCLE=1 $(PY) -m pytest tests/lab_scripts/test_lab_nodes.py -q -k lifecycle
+	$(LAB_CLEAR)
+	$(TOOLCHAIN_ENV) && $(LAB_PYTEST) $(LAB_TIERS)
+	$(LAB_LIFECYCLE)
 
 # The second row of the OS matrix: the components whose packages come from the node's release
 # (keepalived, MariaDB, the registry, the build node's) on lab nodes made from Debian 13 (trixie).
@@ -109,17 +118,58 @@ lab-test: venv toolchain lab-up
 TRIXIE_TESTS := tests/lab_scripts/test_gateway.py tests/lab_scripts/test_registry.py \
 	tests/lab_stacks/test_gateway.py tests/lab_stacks/test_database.py \
 	tests/lab_stacks/test_registry.py tests/lab_stacks/test_build.py
+# None of them needs the lab's Kubernetes: the ups leave it as it is.
 .PHONY: test-trixie
-test-trixie: venv toolchain
-	mkdir -p .state
+test-trixie: export LAB_KUBERNETES := later
+test-trixie: venv toolchain-engine
 	LAB_SUITE=trixie lab/lab up
-	$(TOOLCHAIN_ENV) && $(LAB_ENV) && lab/lab stack clear
+	$(LAB_CLEAR)
 	$(TOOLCHAIN_ENV) && $(PRIVATE_TMP) && status=0 && \
 		{ RBD_E2E_FULL=1 LAB_SUITE=trixie $(PY) -m pytest $(TRIXIE_TESTS) -q || status=$$?; } && \
 		LAB_SUITE= lab/lab up >/dev/null && exit $$status
 
-.PHONY: test
-test: lint unit e2e-offline lab-test test-trixie
+# `make test` runs two lanes side by side, each a chain of targets (`-j2` runs one of each):
+#   builds:  toolchain-engine, lint, unit, toolchain, lab-kube, e2e-offline
+#   the lab: lab-first (the lab tests that need neither pulumi nor the lab's Kubernetes), then
+#            lab-stacks-first (those that need no Kubernetes; after toolchain-engine),
+#            test-trixie, lab-kubernetes (the `kubernetes`-marked ones; after toolchain and
+#            lab-kube), then the lab's lifecycle.
+# The lab lane mostly waits (on SSH, apt, keepalived's and Kubernetes' timers), so with empty caches
+# the Go builds (niced; about 40 minutes of both cores) run beside lab tests instead of before them.
+# A failure stops both lanes once the running targets end.
+.PHONY: test test-lanes lab-first lab-stacks-first lab-kubernetes
+test:
+	$(MAKE) --no-print-directory -j2 TEST_LANES=1 test-lanes
+test-lanes: lab-lifecycle e2e-offline
+
+ifeq ($(TEST_LANES),1)
+lint: toolchain-engine
+unit: lint
+toolchain: unit
+lab-kube: toolchain
+e2e-offline: lab-kube
+lab-stacks-first: lab-first
+test-trixie: lab-stacks-first
+lab-kubernetes: test-trixie lab-kube
+endif
+
+lab-first: export LAB_KUBERNETES := later
+lab-first: venv
+	lab/lab up
+	$(LAB_CLEAR)
+	$(LAB_PYTEST) tests/lab_scripts -m "not kubernetes"
+
+lab-stacks-first: export LAB_KUBERNETES := later
+lab-stacks-first: venv toolchain-engine
+	$(TOOLCHAIN_ENV) && $(LAB_PYTEST) tests/lab_stacks -m "not kubernetes"
+
+lab-kubernetes: venv toolchain
+	lab/lab up
+	$(TOOLCHAIN_ENV) && $(LAB_PYTEST) $(LAB_TIERS) -m kubernetes
+
+.PHONY: lab-lifecycle
+lab-lifecycle: lab-kubernetes
+	$(LAB_LIFECYCLE)
 
 # Benchmarks rewrite the tracked bench/REPORT.md; they are measurements, not pass/fail tests. The preview figures
 # come from a network namespace with only loopback, the others from the lab (root), which starts

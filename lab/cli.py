@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
         help="extra Debian packages to bake into the image, comma or space separated "
         "(default: $LAB_BAKE_PACKAGES; none, so deploy scripts install them)",
     )
+    up.add_argument(
+        "--without-kubernetes",
+        action="store_true",
+        default=os.environ.get("LAB_KUBERNETES") == "later",
+        help="leave the lab's Kubernetes as it is: neither built nor started, so the nodes are up "
+        "while it builds elsewhere (default: on when $LAB_KUBERNETES is 'later')",
+    )
     sub.add_parser("down", help="remove nodes, namespaces, bridge and proxy (idempotent)")
     sub.add_parser("status", help="show what exists")
     for command, what in (("stop-node", "power one node off"), ("start-node", "start it again")):
@@ -90,7 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "stack":
             return stack.sync() if args.action == "sync" else stack.clear()
         if args.cmd == "up":
-            cmd_up(args.nodes, [p for p in re.split(r"[,\s]+", args.bake) if p])
+            cmd_up(
+                args.nodes,
+                [p for p in re.split(r"[,\s]+", args.bake) if p],
+                kubernetes=not args.without_kubernetes,
+            )
         elif args.cmd == "down":
             cmd_down()
         elif args.cmd == "stop-node":

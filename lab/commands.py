@@ -63,7 +63,7 @@ def _known_nodes() -> list[str]:
     return sorted((n for n in names if is_node_name(n)), key=node_index)
 
 
-def cmd_up(nodes: int, bake: Sequence[str]) -> None:
+def cmd_up(nodes: int, bake: Sequence[str], kubernetes: bool = True) -> None:
     require_root()
     if not 1 <= nodes <= MAX_NODES:
         raise LabError(f"--nodes must be 1..{MAX_NODES}, got {nodes}")
@@ -98,7 +98,10 @@ def cmd_up(nodes: int, bake: Sequence[str]) -> None:
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
             list(pool.map(wait_ssh, names))
         step("nodes: ssh answers on " + ", ".join(f"{n} ({node_address(n)})" for n in names))
-        kube.up(WORK, HOST_ADDR, {n: node_address(n) for n in names}, step)
+        if kubernetes:
+            kube.up(WORK, HOST_ADDR, {n: node_address(n) for n in names}, step)
+        else:
+            step("kubernetes: left as it is (--without-kubernetes); a later lab up starts it")
         step(f"lab is up. Try: lab/ssh node1 hostname   (VIP reserved for the gateway: {VIP})")
 
 

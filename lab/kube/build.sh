@@ -24,6 +24,13 @@ die() {
 }
 
 caches=${RAINBOND_HA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rainbond-ha}
+mkdir -p "$caches/lab-kube"
+# One build at a time: a second (lab up while make test builds) waits, then finds it cached.
+exec 9>"$caches/lab-kube/build.lock"
+if ! flock -n 9; then
+    step "waiting for another build of the lab's Kubernetes to finish"
+    flock 9
+fi
 toolchain=$(cd "$here/../../toolchain" && pwd)
 # Go as the pulumi toolchain gets it: the host's, or the pinned one from the module proxy.
 # shellcheck source=toolchain/versions.env

@@ -18,7 +18,10 @@ import pytest
 from lab.kube import control_plane
 from lab.labctl import HOST_ADDR, WORK, node_address, node_names, require_lab_up
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.kubernetes,
+]
 
 SERVER = f"https://{HOST_ADDR}:{control_plane.API_PORT}"
 PKI = control_plane.kube_dir(WORK) / "pki"

@@ -24,7 +24,10 @@ from components.shared.remote import Script, render
 from lab.kube import control_plane
 from lab.labctl import WORK, require_lab_up
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.kubernetes,
+]
 
 KUBECTL = control_plane.artifacts_path(WORK) / "bin" / "kubectl"
 KUBECONFIG = control_plane.kubeconfig_path(WORK)

@@ -31,7 +31,10 @@ from tests.lab_stacks.rolling import (
     serving_platform,
 )
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.kubernetes,
+]
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,10 @@ from tests.lab_stacks.audit import (
 )
 from tests.lab_stacks.harness import component_stack
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.kubernetes,
+]
 
 NODES = ("node1", "node2", "node3")
 # What the deploy must have put on each node, or the comparison after destroy proves nothing.

@@ -23,7 +23,10 @@ from pulumi import automation as auto
 from lab.labctl import VIP, netns_name, ssh_argv
 from tests.lab_stacks.faults import UpProcess, on, pending_operations, platform_stack, pulumi
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.kubernetes,
+]
 
 GATEWAYS = ("node1", "node2")
 # A long step: apt installs MariaDB (several seconds), so the signal lands in the middle of it.

@@ -53,7 +53,10 @@ from tests.lab_stacks.kubeadm import (
 from tests.lab_stacks.probes import Manifest, Probe
 from tests.lab_stacks.rolling import record_operation
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.kubernetes,
+]
 
 PUSH_DOMAIN = f"{node_address('node3')}:5080"
 PROBE_IMAGE = f"{PUSH_DOMAIN}/rainbond/kubeadm-probe:1"

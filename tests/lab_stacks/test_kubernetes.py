@@ -23,7 +23,10 @@ from lab.labctl import HOST_ADDR, VIP, WORK, node_address, require_lab_up
 from tests.e2e.engine import PROJECT_ROOT
 from tests.lab_stacks.harness import component_stack
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.kubernetes,
+]
 
 FULL = os.environ.get("RBD_E2E_FULL") == "1"
 NAMESPACE = "rbd-system"

@@ -20,7 +20,10 @@ from pulumi import automation as auto
 from lab.labctl import boot_node, halt_node
 from tests.lab_stacks.faults import UpProcess, on, platform_stack, pulumi
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.kubernetes,
+]
 
 DOWN = "node2"
 INTERRUPTED_STEP = f"database-server-{DOWN}"

@@ -32,7 +32,10 @@ from tests.lab_stacks.rolling import (
     serving_platform,
 )
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.kubernetes,
+]
 
 NEW = "node4"
 GATEWAY_GROUP = ("node1", "node2", NEW)

@@ -39,7 +39,10 @@ from tests.e2e.engine import PROJECT_ROOT, engine_tmp, exported_state
 from tests.lab_stacks.audit import ProcessSampler, host_temp_files, on
 from tests.lab_stacks.harness import component_stack
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.kubernetes,
+]
 
 NODES = ("node1", "node2", "node3")
 GENERATED = ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString")

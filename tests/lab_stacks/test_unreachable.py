@@ -18,7 +18,10 @@ from pulumi import automation as auto
 from lab.labctl import boot_node, halt_node, node_address
 from tests.lab_stacks.faults import node_snapshot, node_steps, platform_stack
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.kubernetes,
+]
 
 DOWN = "node3"
 UP = ("node1", "node2")

@@ -20,7 +20,10 @@ from tests.e2e.engine import PROJECT_ROOT
 from tests.lab_stacks.release import run_from
 from tests.lab_stacks.rolling import ONE_FAILOVER_SECONDS, Platform, rolled, serving_platform
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.kubernetes,
+]
 
 # The release stacks in the field were deployed with: the last one before steps updated in place.
 PREVIOUS = "3f3bb74"
