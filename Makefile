@@ -129,13 +129,14 @@ test-trixie: venv toolchain-engine
 		LAB_SUITE= lab/lab up >/dev/null && exit $$status
 
 # `make test` runs two lanes side by side, each a chain of targets (`-j2` runs one of each):
-#   builds:  toolchain-engine, lint, unit, toolchain, lab-kube, e2e-offline
+#   builds:  toolchain-engine, toolchain, lab-kube, lint, unit, e2e-offline
 #   the lab: lab-first (the lab tests that need neither pulumi nor the lab's Kubernetes), then
 #            lab-stacks-first (those that need no Kubernetes; after toolchain-engine),
 #            test-trixie, lab-kubernetes (the `kubernetes`-marked ones; after toolchain and
 #            lab-kube), then the lab's lifecycle.
 # The lab lane mostly waits (on SSH, apt, keepalived's and Kubernetes' timers), so with empty caches
 # the Go builds (niced; about 40 minutes of both cores) run beside lab tests instead of before them.
+# Lint and unit come after the builds, which the lab lane waits for; warm, they come at once.
 # A failure stops both lanes once the running targets end.
 .PHONY: test test-lanes lab-first lab-stacks-first lab-kubernetes
 test:
@@ -143,11 +144,11 @@ test:
 test-lanes: lab-lifecycle e2e-offline
 
 ifeq ($(TEST_LANES),1)
-lint: toolchain-engine
-unit: lint
-toolchain: unit
+toolchain: toolchain-engine
 lab-kube: toolchain
-e2e-offline: lab-kube
+lint: lab-kube
+unit: lint
+e2e-offline: unit
 lab-stacks-first: lab-first
 test-trixie: lab-stacks-first
 lab-kubernetes: test-trixie lab-kube

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -75,6 +76,7 @@ def cmd_up(nodes: int, bake: Sequence[str], kubernetes: bool = True) -> None:
         mirror, security = host_mirrors()
         step(f"mirror: {mirror} (security: {security})")
         image = ensure_image(mirror, security, bake)
+        warn_if_disk_low(WORK)
         ensure_ssh_key()
         for name in [n for n in _known_nodes() if n not in names]:
             step(f"{name}: removing (not in --nodes {nodes})")
@@ -103,6 +105,22 @@ def cmd_up(nodes: int, bake: Sequence[str], kubernetes: bool = True) -> None:
         else:
             step("kubernetes: left as it is (--without-kubernetes); a later lab up starts it")
         step(f"lab is up. Try: lab/ssh node1 hostname   (VIP reserved for the gateway: {VIP})")
+
+
+# Kubelet's default eviction: a node whose image filesystem has under 15 % free gets the
+# DiskPressure taint, and its images are collected. The nodes' disks are the host's.
+KUBELET_IMAGEFS_MIN_FREE = 0.15
+
+
+def warn_if_disk_low(path: Path) -> None:
+    disk = os.statvfs(path)
+    free = disk.f_bavail / disk.f_blocks
+    if free < KUBELET_IMAGEFS_MIN_FREE + 0.05:
+        step(
+            f"warning: the disk holding {path} has {free:.0%} free; below "
+            f"{KUBELET_IMAGEFS_MIN_FREE:.0%} the nodes' kubelets taint them DiskPressure "
+            "and remove images, and kubeadm clusters on the lab stop scheduling pods"
+        )
 
 
 def halt_node(name: str) -> None:

@@ -75,8 +75,10 @@ def test_three_ready_control_planes_through_the_api_vip(cluster: Cluster) -> Non
     assert cluster.ready_nodes() == set(NODES)
     nodes = cluster.json("get", "nodes")["items"]
     assert all("node-role.kubernetes.io/control-plane" in n["metadata"]["labels"] for n in nodes)
-    # Masters run workloads too: no control-plane taint.
-    assert all(not n["spec"].get("taints") for n in nodes)
+    # Masters run workloads too: no control-plane taint (nor a kubelet's, e.g. DiskPressure when
+    # the host's disk, which the lab nodes share, has under 15 % free).
+    taints = {n["metadata"]["name"]: n["spec"].get("taints") for n in nodes}
+    assert taints == dict.fromkeys(NODES), taints
 
 
 def test_three_healthy_etcd_members(cluster: Cluster) -> None:
