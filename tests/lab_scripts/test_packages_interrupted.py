@@ -3,7 +3,9 @@
 keepalived's step on node1 is cut off while dpkg installs its packages (apt-get and dpkg get
 SIGKILL, as when the node loses power), which leaves dpkg interrupted. Running the step again
 must finish dpkg's work by itself and succeed; its delete must then remove every package the
-interrupted install brought. About 30 s.
+interrupted install brought. Two cuts: while dpkg unpacks a package (left half installed, which
+dpkg refuses to configure: apt must unpack it again) and while it configures one (left half
+configured: `dpkg --configure -a` finishes it). About 30 s each.
 """
 
 from __future__ import annotations
@@ -22,20 +24,34 @@ from tests.lab_scripts.keepalived import GATEWAY, LEDGER, NODE, PASSWORD, on, st
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
-# On the node: wait for apt-get's dpkg to unpack or configure (not the short dpkg queries apt
-# makes before), let it work for a moment, then kill both.
+# On the node: catch apt-get's dpkg in the phase asked for, frozen (SIGSTOP) at a moment when its
+# newest journal entry puts a package in the state asked for, then kill it and apt-get. Freezing
+# first makes the state the kill leaves the one seen, whatever the machine's load.
 KILL_DPKG = """
-for _ in $(seq 1 1200); do
-    dpkg=$(pgrep -f '^(/usr/bin/)?dpkg .*--(unpack|configure)' || true)
-    [ -n "$dpkg" ] && break
-    sleep 0.05
+for _ in $(seq 1 6000); do
+    dpkg=$(pgrep -f '^(/usr/bin/)?dpkg .*--{phase}' || true)
+    if [ -n "$dpkg" ]; then
+        kill -STOP $dpkg
+        newest=$(ls /var/lib/dpkg/updates | grep -E '^[0-9]+$' | sort | tail -n 1)
+        if [ -n "$newest" ] && grep -Eq '^Status: .* ({state})$' "/var/lib/dpkg/updates/$newest"
+        then
+            kill -KILL $(pgrep -x apt-get || true) $dpkg
+            grep -E '^(Package|Status):' "/var/lib/dpkg/updates/$newest" | tr '\n' ' '
+            exit 0
+        fi
+        kill -CONT $dpkg
+    fi
+    sleep 0.01
 done
-[ -n "$dpkg" ] || { echo "dpkg never ran" >&2; exit 1; }
-sleep 0.3
-kill -KILL $(pgrep -x apt-get || true) $(pgrep -x dpkg || true)
-echo "killed apt-get and dpkg"
+echo "never caught dpkg --{phase} with a package {state}" >&2
+exit 1
 """
 INTERRUPTED = "compgen -G '/var/lib/dpkg/updates/[0-9]*' >/dev/null || [ -n \"$(dpkg --audit)\" ]"
+# phase of dpkg, state of the package it is cut off in, what the step's recovery then says
+CUTS = {
+    "unpacking": ("unpack", "half-installed", "(apt-get install --fix-broken)"),
+    "configuring": ("configure", "half-configured", "(dpkg --configure -a)"),
+}
 
 
 def installed(packages: list[str]) -> list[str]:
@@ -43,9 +59,11 @@ def installed(packages: list[str]) -> list[str]:
     return [line.split()[1] for line in listing.stdout.splitlines() if line.startswith("ii")]
 
 
+@pytest.mark.parametrize("cut", CUTS)
 def test_a_step_killed_inside_dpkg_recovers_and_its_delete_removes_what_it_began(
-    tmp_path: Path,
+    cut: str, tmp_path: Path
 ) -> None:
+    phase, state, recovery = CUTS[cut]
     require_lab_up()
     assert installed(["keepalived"]) == [], f"keepalived is already on {NODE}"
     assert on(NODE, f"test ! -e {files.MAIN_PATH}").returncode == 0, "keepalived is configured"
@@ -59,8 +77,9 @@ def test_a_step_killed_inside_dpkg_recovers_and_its_delete_removes_what_it_began
             assert cut_off.stdin is not None
             cut_off.stdin.write(PASSWORD + "\n")
             cut_off.stdin.close()
-            killer = on(NODE, KILL_DPKG, timeout=120)
+            killer = on(NODE, KILL_DPKG.format(phase=phase, state=state), timeout=120)
             assert killer.returncode == 0, killer.stderr
+            print("killed at", killer.stdout)
             assert cut_off.wait(timeout=120) != 0, first.read_text()
         assert on(NODE, INTERRUPTED).returncode == 0, (
             "the kill left dpkg consistent; nothing to test"
@@ -70,6 +89,7 @@ def test_a_step_killed_inside_dpkg_recovers_and_its_delete_removes_what_it_began
         print(*(line for line in again.stdout.splitlines() if "packages:" in line), sep="\n")
         assert again.returncode == 0, again.stdout + again.stderr
         assert "packages: finished an interrupted install" in again.stdout, again.stdout
+        assert recovery in again.stdout, again.stdout
         assert on(NODE, INTERRUPTED).returncode != 0
         assert installed(["keepalived"]) == ["keepalived"]
     finally:

@@ -57,8 +57,9 @@ def test_scripts_that_never_touch_packages_stay_as_written() -> None:
 
 
 # Stand-ins: `dpkg --audit` reports a broken package until a `dpkg --configure -a` succeeds (or,
-# for a half-unpacked one, until apt-get installs it again); the configure fails with dpkg's lock
-# message while `locked` counts down, or for good with `fail`.
+# for a half-unpacked one, which dpkg refuses to configure, until apt-get installs it again); the
+# configure fails with dpkg's lock message while `locked` counts down, and both fail for good
+# with `fail`.
 STANDINS = r"""
 set -euo pipefail
 compgen() { return 1; }  # no dpkg journal on this machine
@@ -78,12 +79,23 @@ dpkg() {
             echo "dpkg: error: dpkg frontend lock was locked by another process with pid 7"
             return 2
         fi
-        [ -e "$state/unpacked" ] || touch "$state/done"
+        if [ -e "$state/unpacked" ]; then
+            echo "dpkg: error processing package pci.ids (--configure):"
+            echo " package is in a very bad inconsistent state; you should"
+            echo " reinstall it before attempting configuration"
+            return 1
+        fi
+        touch "$state/done"
         ;;
     esac
 }
 apt-get() {
     echo "apt-get $*" >>"$state/calls"
+    if [ -e "$state/fail" ]; then
+        echo "dpkg: error processing package mariadb-server-10.11 (--configure)"
+        echo "E: Sub-process /usr/bin/dpkg returned an error code (1)"
+        return 100
+    fi
     touch "$state/done"
 }
 """
@@ -133,6 +145,7 @@ def test_a_half_unpacked_package_is_installed_again(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert [call.split()[0] for call in calls] == ["dpkg", "apt-get"]
     assert "--fix-broken" in calls[1]
+    assert "packages: finished an interrupted install" in result.stdout
 
 
 def test_waits_while_another_install_holds_the_lock(tmp_path: Path) -> None:
@@ -142,6 +155,7 @@ def test_waits_while_another_install_holds_the_lock(tmp_path: Path) -> None:
 
 
 def test_a_failing_configure_fails_the_step_with_dpkg_s_words(tmp_path: Path) -> None:
-    result, _ = _recover(tmp_path, fail=True)
+    result, calls = _recover(tmp_path, fail=True)
     assert result.returncode == 1
+    assert [call.split()[0] for call in calls] == ["dpkg", "apt-get"]
     assert "error processing package mariadb-server-10.11" in result.stderr

@@ -17,17 +17,20 @@ packages_recover() {
         if out=$(LC_ALL=C DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold \
             --configure -a 2>&1); then
             echo "packages: finished an interrupted install (dpkg --configure -a)"
-            # A package killed while being unpacked is not configurable; apt unpacks it again.
             packages_interrupted || return 0
-            if out=$(LC_ALL=C DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
-                -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-                install --fix-broken 2>&1) && ! packages_interrupted; then
-                echo "packages: reinstalled what was half unpacked (apt-get install --fix-broken)"
-                return 0
-            fi
         elif [[ "${out}" == *"lock"* ]] && ((SECONDS < deadline)); then
             sleep 2
             continue
+        fi
+        # A package killed while being unpacked is one dpkg will not configure ("reinstall it
+        # before attempting configuration"), and --configure -a fails on it after configuring
+        # the rest; apt unpacks it again.
+        if out=$(LC_ALL=C DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
+            -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+            install --fix-broken 2>&1) && ! packages_interrupted; then
+            echo "packages: finished an interrupted install, unpacking again what was half" \
+                "unpacked (apt-get install --fix-broken)"
+            return 0
         fi
         echo "packages: dpkg was interrupted and finishing its work failed:" >&2
         printf '%s\n' "${out}" | tail -n 20 >&2
