@@ -44,15 +44,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 .PHONY: venv
 venv: $(VENV)/.installed
 
-.PHONY: toolchain toolchain-engine lab-kube
+.PHONY: toolchain toolchain-engine lab-kube lab-kube-host
 toolchain:
 	bash toolchain/build.sh
 # The CLI, the language host and the command and random plugins: what stacks without Kubernetes use.
 toolchain-engine:
 	bash toolchain/build.sh --without-kubernetes
-# The lab's Kubernetes, built from Go modules (lab up builds it too, when it is missing).
+# The lab's Kubernetes, built from Go modules (lab up builds it too, when it is missing); -host:
+# its first stage, what the host's control plane runs (the kubeadm artifacts come after).
 lab-kube:
 	bash lab/kube/build.sh >/dev/null
+lab-kube-host:
+	bash lab/kube/build.sh --host >/dev/null
 
 .PHONY: lint
 lint: venv
@@ -129,29 +132,31 @@ test-trixie: venv toolchain-engine
 		LAB_SUITE= lab/lab up >/dev/null && exit $$status
 
 # `make test` runs two lanes side by side, each a chain of targets (`-j2` runs one of each):
-#   builds:  toolchain-engine, toolchain, lab-kube, lint, unit, e2e-offline
+#   builds:  toolchain-engine, toolchain, lab-kube-host, lab-kube, lint, unit, e2e-offline
 #   the lab: lab-first (the lab tests that need neither pulumi nor the lab's Kubernetes), then
 #            lab-stacks-first (those that need no Kubernetes; after toolchain-engine),
-#            test-trixie, lab-kubernetes (the `kubernetes`-marked ones; after toolchain and
-#            lab-kube), then the lab's lifecycle.
+#            test-trixie, lab-kubernetes (the `kubernetes`-marked ones but test_kubeadm; after
+#            toolchain and lab-kube-host), lab-kubeadm (after lab-kube), the lab's lifecycle.
 # The lab lane mostly waits (on SSH, apt, keepalived's and Kubernetes' timers), so with empty caches
 # the Go builds (niced; about 40 minutes of both cores) run beside lab tests instead of before them.
 # Lint and unit come after the builds, which the lab lane waits for; warm, they come at once.
 # A failure stops both lanes once the running targets end.
-.PHONY: test test-lanes lab-first lab-stacks-first lab-kubernetes
+.PHONY: test test-lanes lab-first lab-stacks-first lab-kubernetes lab-kubeadm
 test:
 	$(MAKE) --no-print-directory -j2 TEST_LANES=1 test-lanes
 test-lanes: lab-lifecycle e2e-offline
 
 ifeq ($(TEST_LANES),1)
 toolchain: toolchain-engine
-lab-kube: toolchain
+lab-kube-host: toolchain
+lab-kube: lab-kube-host
 lint: lab-kube
 unit: lint
 e2e-offline: unit
 lab-stacks-first: lab-first
 test-trixie: lab-stacks-first
-lab-kubernetes: test-trixie lab-kube
+lab-kubernetes: test-trixie lab-kube-host
+lab-kubeadm: lab-kubernetes lab-kube
 endif
 
 lab-first: export LAB_KUBERNETES := later
@@ -164,12 +169,17 @@ lab-stacks-first: export LAB_KUBERNETES := later
 lab-stacks-first: venv toolchain-engine
 	$(TOOLCHAIN_ENV) && $(LAB_PYTEST) tests/lab_stacks -m "not kubernetes"
 
+lab-kubernetes: export LAB_KUBERNETES := host
 lab-kubernetes: venv toolchain
 	lab/lab up
-	$(TOOLCHAIN_ENV) && $(LAB_PYTEST) $(LAB_TIERS) -m kubernetes
+	$(TOOLCHAIN_ENV) && $(LAB_PYTEST) $(LAB_TIERS) -m "kubernetes and not kubeadm"
+
+lab-kubeadm: venv toolchain
+	lab/lab up
+	$(TOOLCHAIN_ENV) && $(LAB_PYTEST) $(LAB_TIERS) -m kubeadm
 
 .PHONY: lab-lifecycle
-lab-lifecycle: lab-kubernetes
+lab-lifecycle: lab-kubeadm
 	$(LAB_LIFECYCLE)
 
 # Benchmarks rewrite the tracked bench/REPORT.md; they are measurements, not pass/fail tests. The preview figures

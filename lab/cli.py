@@ -31,13 +31,24 @@ def _parser() -> argparse.ArgumentParser:
         help="extra Debian packages to bake into the image, comma or space separated "
         "(default: $LAB_BAKE_PACKAGES; none, so deploy scripts install them)",
     )
-    up.add_argument(
+    kubernetes = up.add_mutually_exclusive_group()
+    kubernetes.add_argument(
         "--without-kubernetes",
-        action="store_true",
-        default=os.environ.get("LAB_KUBERNETES") == "later",
+        action="store_const",
+        dest="kubernetes",
+        const="later",
         help="leave the lab's Kubernetes as it is: neither built nor started, so the nodes are up "
-        "while it builds elsewhere (default: on when $LAB_KUBERNETES is 'later')",
+        "while it builds elsewhere (the default when $LAB_KUBERNETES is 'later')",
     )
+    kubernetes.add_argument(
+        "--host-kubernetes",
+        action="store_const",
+        dest="kubernetes",
+        const="host",
+        help="start the lab's Kubernetes API once its own binaries are built, without the kubeadm "
+        "artifacts, which may still build elsewhere (the default when $LAB_KUBERNETES is 'host')",
+    )
+    up.set_defaults(kubernetes=os.environ.get("LAB_KUBERNETES") or "full")
     sub.add_parser("down", help="remove nodes, namespaces, bridge and proxy (idempotent)")
     sub.add_parser("status", help="show what exists")
     for command, what in (("stop-node", "power one node off"), ("start-node", "start it again")):
@@ -100,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cmd_up(
                 args.nodes,
                 [p for p in re.split(r"[,\s]+", args.bake) if p],
-                kubernetes=not args.without_kubernetes,
+                kubernetes=args.kubernetes,
             )
         elif args.cmd == "down":
             cmd_down()

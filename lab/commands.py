@@ -64,8 +64,12 @@ def _known_nodes() -> list[str]:
     return sorted((n for n in names if is_node_name(n)), key=node_index)
 
 
-def cmd_up(nodes: int, bake: Sequence[str], kubernetes: bool = True) -> None:
+def cmd_up(nodes: int, bake: Sequence[str], kubernetes: str = "full") -> None:
+    """`kubernetes`: "full" (built and started), "host" (started, the kubeadm artifacts perhaps
+    not built yet) or "later" (left as it is)."""
     require_root()
+    if kubernetes not in ("full", "host", "later"):
+        raise LabError(f"$LAB_KUBERNETES must be full, host or later, got {kubernetes!r}")
     if not 1 <= nodes <= MAX_NODES:
         raise LabError(f"--nodes must be 1..{MAX_NODES}, got {nodes}")
     names = [node_name(i) for i in range(1, nodes + 1)]
@@ -100,8 +104,9 @@ def cmd_up(nodes: int, bake: Sequence[str], kubernetes: bool = True) -> None:
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
             list(pool.map(wait_ssh, names))
         step("nodes: ssh answers on " + ", ".join(f"{n} ({node_address(n)})" for n in names))
-        if kubernetes:
-            kube.up(WORK, HOST_ADDR, {n: node_address(n) for n in names}, step)
+        if kubernetes != "later":
+            nodes_addresses = {n: node_address(n) for n in names}
+            kube.up(WORK, HOST_ADDR, nodes_addresses, step, host_only=kubernetes == "host")
         else:
             step("kubernetes: left as it is (--without-kubernetes); a later lab up starts it")
         step(f"lab is up. Try: lab/ssh node1 hostname   (VIP reserved for the gateway: {VIP})")

@@ -57,9 +57,14 @@ def artifacts_path(work: Path) -> Path:
     return work / "kubernetes-artifacts"
 
 
-def build() -> Path:
-    """The directory of the control plane binaries, built from Go modules on first use."""
-    p = subprocess.run([str(HERE / "build.sh")], stdout=subprocess.PIPE, text=True)
+def build(host_only: bool = False) -> Path:
+    """The directory of the control plane binaries, built from Go modules on first use; with
+    `host_only`, the kubeadm artifacts may be missing (build.sh --host)."""
+    p = subprocess.run(
+        [str(HERE / "build.sh"), *(["--host"] if host_only else [])],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     if p.returncode != 0:
         raise ControlPlaneError("building the lab's Kubernetes control plane failed (see above)")
     return Path(p.stdout.strip().splitlines()[-1])
@@ -326,14 +331,28 @@ def _nodes_ready(pki: Path, server: str, names: Sequence[str]) -> bool:
 # --------------------------------------------------------------------------- up, down, status
 
 
-def up(work: Path, host_addr: str, nodes: dict[str, str], step: Step) -> None:
-    """Start (or repair) the control plane and make a Ready fake node for each lab node."""
+def kubectl_path(work: Path) -> Path:
+    """The kubectl built with the running control plane."""
+    return Path((kube_dir(work) / "binaries").read_text()) / "kubectl"
+
+
+def up(
+    work: Path, host_addr: str, nodes: dict[str, str], step: Step, host_only: bool = False
+) -> None:
+    """Start (or repair) the control plane and make a Ready fake node for each lab node; with
+    `host_only`, without waiting for the kubeadm artifacts to be built."""
     kdir = kube_dir(work)
-    bin_dir = build()
+    bin_dir = build(host_only)
     artifacts = artifacts_path(work)
-    if not artifacts.is_symlink() or artifacts.readlink() != bin_dir / "artifacts":
+    if (bin_dir / "artifacts").is_dir():
+        if not artifacts.is_symlink() or artifacts.readlink() != bin_dir / "artifacts":
+            artifacts.unlink(missing_ok=True)
+            artifacts.symlink_to(bin_dir / "artifacts")
+    else:
         artifacts.unlink(missing_ok=True)
-        artifacts.symlink_to(bin_dir / "artifacts")
+        step(
+            "kubernetes: no kubeadm artifacts yet (a lab up without --host-kubernetes builds them)"
+        )
     (kdir / "logs").mkdir(parents=True, exist_ok=True)
     pki = kdir / "pki"
     ensure_pki(pki, host_addr)
@@ -341,8 +360,9 @@ def up(work: Path, host_addr: str, nodes: dict[str, str], step: Step) -> None:
     (kdir / "admin.kubeconfig").write_text(kubeconfig(pki, server))
     shutil.copyfile(bin_dir / "kwok-stages.yaml", kdir / "kwok-stages.yaml")
     # Other binaries (new versions pinned) replace the running ones; the cluster's data stays.
+    # The same build's two stages (build.sh's host/ and bin/) share a parent and the binaries.
     built = kdir / "binaries"
-    if built.exists() and built.read_text() != str(bin_dir):
+    if built.exists() and Path(built.read_text()).parent != bin_dir.parent:
         step("kubernetes: restarting on the newly built binaries")
         for name in reversed(COMPONENTS):
             _stop(kdir, name)

@@ -29,7 +29,6 @@ pytestmark = [
     pytest.mark.kubernetes,
 ]
 
-KUBECTL = control_plane.artifacts_path(WORK) / "bin" / "kubectl"
 KUBECONFIG = control_plane.kubeconfig_path(WORK)
 NODE = "node3"
 MARK = "rainbond-ha/drained-for-upgrade"
@@ -37,7 +36,7 @@ MARK = "rainbond-ha/drained-for-upgrade"
 
 def kubectl(*args: str, stdin: str | None = None) -> str:
     result = subprocess.run(
-        [str(KUBECTL), "--kubeconfig", str(KUBECONFIG), *args],
+        [str(control_plane.kubectl_path(WORK)), "--kubeconfig", str(KUBECONFIG), *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -57,7 +56,7 @@ def run(script: Script, node_name: str, version: str) -> str:
         "NODE_NAME": node_name,
         "VERSION": version,
         "WAIT_SECONDS": "60",
-        "KUBECTL": str(KUBECTL),
+        "KUBECTL": str(control_plane.kubectl_path(WORK)),
         "ADMIN_KUBECONFIG": str(KUBECONFIG),
     }
     result = subprocess.run(

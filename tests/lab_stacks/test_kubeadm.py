@@ -56,6 +56,7 @@ from tests.lab_stacks.rolling import record_operation
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
     pytest.mark.kubernetes,
+    pytest.mark.kubeadm,
 ]
 
 PUSH_DOMAIN = f"{node_address('node3')}:5080"
