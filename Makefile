@@ -23,7 +23,7 @@ help:
 	@echo "make lab          toolchain + local lab + pulumi up -s lab, then the stack outputs (root;"
 	@echo "                  cold: about 15 min toolchain + 15 min lab; warm: under a minute)"
 	@echo "make test         lint, unit, e2e-offline, lab-test, test-trixie, the builds beside the lab"
-	@echo "                  tests (about 80 min cold, 47-79 warm; destroys the lab stack first)"
+	@echo "                  tests (65-80 min cold, about 58 warm; destroys the lab stack first)"
 	@echo "make unit         the fast tier (Pulumi mocks, no network; about 2 min)"
 	@echo "make lint         ruff check, ruff format --check, mypy"
 	@echo "make e2e-offline  the engine offline, in a network namespace with only loopback"
