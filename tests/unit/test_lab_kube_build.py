@@ -138,6 +138,7 @@ def test_host_stage_alone_then_the_rest_reusing_it(builds: Builds) -> None:
 
 def test_host_stage_does_not_wait_for_a_build_of_the_rest(builds: Builds) -> None:
     full = builds.start()
+    second: subprocess.Popen[str] | None = None
     try:
         deadline = time.monotonic() + 60
         while not _building_coredns(builds, full):
@@ -160,7 +161,9 @@ def test_host_stage_does_not_wait_for_a_build_of_the_rest(builds: Builds) -> Non
         assert builds.compiled().count("coredns") == 1
     finally:
         builds.release.touch()
-        full.kill()
+        for build in (full, second):
+            if build is not None:
+                build.kill()
 
 
 def _building_coredns(builds: Builds, full: subprocess.Popen[str]) -> bool:
